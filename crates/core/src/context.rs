@@ -1,0 +1,24 @@
+//! What the use cases need to know about the HTTP request that caused them: for audit rows,
+//! throttling and token bookkeeping. Built by the server once per request.
+
+use serde_json::Value;
+
+/// Request facts recorded in audit rows (SPEC §3.6) and refresh-token rows.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: String,
+    /// The client IP after `TRUSTED_PROXIES` processing (§7.5).
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub method: String,
+    pub path: String,
+    /// The query parameters as a JSON object (for the audit `context`).
+    pub query: Value,
+}
+
+impl RequestContext {
+    /// The user agent truncated to the column width (512 characters).
+    pub fn user_agent_truncated(&self) -> Option<String> {
+        self.user_agent.as_ref().map(|ua| ua.chars().take(512).collect())
+    }
+}

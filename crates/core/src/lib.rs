@@ -1,0 +1,61 @@
+//! Taskify's use cases: authentication, tasks, profiles and administration. HTTP-agnostic:
+//! inputs arrive as JSON members or query parameters, failures are [`CoreError`]s that the
+//! server maps to problem+json in one place.
+
+pub mod access;
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod input;
+pub mod profile;
+pub mod tasks;
+pub mod validate;
+
+pub use config::CoreConfig;
+pub use context::RequestContext;
+pub use error::{AuthFailure, CoreError, CoreResult};
+
+use access::Access;
+use admin::AdminService;
+use audit::AuditSink;
+use auth::AuthService;
+use auth::password::PasswordHasherPool;
+use profile::ProfileService;
+use std::sync::Arc;
+use taskify_store::Store;
+use tasks::TaskService;
+
+/// Every service, wired once at start-up. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub access: Access,
+    pub auth: AuthService,
+    pub tasks: TaskService,
+    pub profiles: ProfileService,
+    pub admin: AdminService,
+    pub config: Arc<CoreConfig>,
+}
+
+impl Services {
+    /// Builds the services over `store`, writing audit rows to `audit`.
+    pub async fn new(store: Store, config: CoreConfig, audit: AuditSink) -> CoreResult<Self> {
+        let config = Arc::new(config);
+        let access = Access::new(audit, config.audit.allowed_reads);
+        let passwords = PasswordHasherPool::new(&config.passwords).await?;
+        let auth = AuthService::new(store.clone(), passwords, access.clone(), config.clone())?;
+        Ok(Self {
+            tasks: TaskService::new(store.clone(), access.clone(), config.clone()),
+            profiles: ProfileService::new(store.clone(), access.clone(), auth.clone()),
+            admin: AdminService::new(store.clone(), access.clone(), config.clone()),
+            auth,
+            access,
+            store,
+            config,
+        })
+    }
+}

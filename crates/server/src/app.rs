@@ -1,0 +1,154 @@
+//! Wiring: database, migrations and the admin bootstrap under the migration lock, services,
+//! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
+
+use crate::config::{Config, redact_url};
+use crate::http::{self, health::HealthCache, state::AppState};
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use taskify_core::Services;
+use taskify_core::audit::AuditSink;
+use taskify_core::auth::AuthService;
+use taskify_core::bootstrap::{Bootstrap, bootstrap_admin};
+use taskify_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+
+/// Connects to the configured database.
+pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database_url, &config.pool)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact_url(&config.database_url)))
+}
+
+/// Applies migrations (when `migrate`) and runs the admin bootstrap, both under the migration
+/// lock so concurrent instances migrate once and create one admin. The generated password, if
+/// any, is printed once to stdout, outside the logger.
+pub async fn prepare_database(store: &Store, auth: &AuthService, config: &Config, migrate: bool) -> anyhow::Result<()> {
+    let lock = store.migration_lock().await.context("cannot take the migration lock")?;
+    let result = migrate_and_bootstrap(store, auth, config, migrate).await;
+    lock.release().await.context("cannot release the migration lock")?;
+    result
+}
+
+async fn migrate_and_bootstrap(
+    store: &Store,
+    auth: &AuthService,
+    config: &Config,
+    migrate: bool,
+) -> anyhow::Result<()> {
+    if migrate {
+        store.migrate().await.context("migrations failed")?;
+    } else if store.migrations_pending().await? {
+        tracing::warn!("migrations are pending and DB_MIGRATE_ON_START=false: run `taskify migrate`");
+        return Ok(());
+    }
+    match bootstrap_admin(store, auth, &config.core.admin).await? {
+        Bootstrap::AdminExists => {}
+        Bootstrap::Created { email, generated_password } => {
+            tracing::info!(%email, "created the first administrator");
+            if let Some(password) = generated_password {
+                println!("Initial admin password for {email}: {password}");
+            }
+        }
+        Bootstrap::EmailTakenByNonAdmin { email } => tracing::error!(
+            %email,
+            "no active admin exists and ADMIN_EMAIL belongs to a user who is not an admin; \
+             run `taskify admin promote --email {email}`"
+        ),
+    }
+    Ok(())
+}
+
+/// Runs until `shutdown` resolves: migrates, bootstraps, serves HTTP on `listener`, then drains.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = crate::telemetry::metrics_handle();
+    let store = connect(&config).await?;
+    crate::telemetry::register_static_gauges(store.backend().as_str());
+    let background = CancellationToken::new();
+    let (audit, audit_writer) = AuditSink::start(store.clone(), &config.core.audit, background.clone());
+    let services = Services::new(store.clone(), config.core.clone(), audit).await?;
+    prepare_database(&store, &services.auth, &config, config.migrate_on_start).await?;
+
+    let address = listener.local_addr()?;
+    log_startup(&config, &store, address);
+    let housekeeping = tokio::spawn(housekeeping(store.clone(), config.audit_retention, background.clone()));
+    let state = AppState {
+        services,
+        config: Arc::new(config),
+        metrics,
+        started: Instant::now(),
+        shutting_down: Arc::new(AtomicBool::new(false)),
+        health: Arc::new(HealthCache::default()),
+    };
+    let stop = CancellationToken::new();
+    let stop_signal = stop.clone();
+    let shutting_down = state.shutting_down.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        shutting_down.store(true, Ordering::SeqCst);
+        stop_signal.cancel();
+    });
+    let drain = state.config.shutdown_timeout;
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let stopped = stop.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });
+    let mut server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        result = &mut server => result.context("server task")?.context("server")?,
+        () = async { stop.cancelled().await; tokio::time::sleep(drain).await } => {
+            tracing::warn!("in-flight requests did not finish within SHUTDOWN_TIMEOUT");
+            server.abort();
+        }
+    }
+    // Background work stops after the last request: audit rows are flushed, then the pool closes.
+    background.cancel();
+    let _ = housekeeping.await;
+    if audit_writer.await.is_err() {
+        tracing::error!("the audit writer ended abnormally");
+    }
+    store.close().await;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        backend = store.backend().as_str(),
+        instance_id = %config.instance_id,
+        %address,
+        "Taskify starting"
+    );
+    tracing::info!("Redis not configured: L2 cache and distributed job queue are disabled");
+    if config.jwt_secret_generated {
+        tracing::warn!("JWT_SECRET is not set: using a random secret, so tokens die with this process");
+    }
+    if config.policy_file.is_some() {
+        tracing::warn!("POLICY_FILE is not supported yet: the built-in default policies apply");
+    }
+}
+
+/// Hourly, idempotent clean-up (SPEC §2.2).
+async fn housekeeping(store: Store, audit_retention: Option<Duration>, stop: CancellationToken) {
+    let retention = audit_retention.and_then(|d| chrono::Duration::from_std(d).ok());
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+        }
+        match store.housekeeping(taskify_domain::time::now(), retention).await {
+            Ok(report) => tracing::debug!(?report, "housekeeping done"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+}

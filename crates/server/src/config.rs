@@ -1,0 +1,445 @@
+//! Configuration (SPEC §9): one struct, loaded once from a variable lookup (the process
+//! environment plus an optional `.env`), validated at start-up with errors that name the
+//! variable and what it expects. There is no silent fallback for a bad value.
+
+use crate::http::client_ip::Cidr;
+use std::net::IpAddr;
+use std::time::Duration;
+use taskify_core::config::{AdminBootstrap, AllowedReads, AuditConfig, CoreConfig, PasswordConfig, ThrottleConfig};
+use taskify_store::PoolConfig;
+
+/// A bad or missing setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}={value:?}: expected {expected}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub value: String,
+    pub expected: String,
+}
+
+/// `development`, `staging` or `production`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+/// `json` or `pretty` logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The whole configuration. `Debug` redacts secrets.
+#[derive(Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub host: IpAddr,
+    pub port: u16,
+    pub request_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub instance_id: String,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub metrics_enabled: bool,
+    pub ui_enabled: bool,
+    pub database_url: String,
+    pub pool: PoolConfig,
+    pub migrate_on_start: bool,
+    /// True when `JWT_SECRET` was not set and a random one is used (development only).
+    pub jwt_secret_generated: bool,
+    pub policy_file: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (SPEC §7.5).
+    pub trusted_proxies: Vec<Cidr>,
+    pub audit_retention: Option<Duration>,
+    pub core: CoreConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("listen", &(self.host, self.port))
+            .field("instance_id", &self.instance_id)
+            .field("database", &redact_url(&self.database_url))
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://user:***@host/db`: the password of a URL is never shown.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Placeholder secrets refused in production (SPEC §9.2).
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    "your-secret-key",
+    "default_secret_change_in_production",
+    "default_secret",
+    "your-super-secret-jwt-key-change-in-production",
+    "secret",
+    "changeme",
+];
+
+/// Parses `250ms`, `30s`, `1h30m`, `168h` (units ns, us, ms, s, m, h; combinable). `0` is zero.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let nanos_per = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        let nanos = number * nanos_per;
+        if !nanos.is_finite() || nanos > 1e20 {
+            return None;
+        }
+        total += Duration::from_nanos(nanos as u64);
+    }
+    Some(total)
+}
+
+/// Typed access to the variables, failing with the variable's name.
+struct Vars<F: Fn(&str) -> Option<String>> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// The value, with empty counting as unset.
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T>(
+        &self,
+        name: &str,
+        default: T,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(value) => parse(value.trim()).ok_or_else(|| ConfigError {
+                variable: name.into(),
+                value,
+                expected: expected.into(),
+            }),
+        }
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn duration(&self, name: &str, default: &str) -> Result<Duration, ConfigError> {
+        let default = parse_duration(default).unwrap_or_default();
+        self.parse(name, default, "a duration such as 250ms, 30s, 1h30m", parse_duration)
+    }
+
+    fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+        &self,
+        name: &str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        let expected = format!("a whole number from {min} to {max}");
+        self.parse(name, default, &expected, |s| s.parse::<T>().ok().filter(|n| *n >= min && *n <= max))
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        self.parse(name, default, "true or false", |s| match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        })
+    }
+
+    fn fail(&self, name: &str, value: &str, expected: &str) -> ConfigError {
+        ConfigError { variable: name.into(), value: value.into(), expected: expected.into() }
+    }
+}
+
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "taskify".into());
+    let suffix: u32 = rand::random::<u32>() & 0x00ff_ffff;
+    format!("{host}-{suffix:06x}")
+}
+
+fn database_url<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<String, ConfigError> {
+    if let Some(url) = vars.raw("DATABASE_URL") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") {
+            return Ok(url);
+        }
+        return Err(vars.fail("DATABASE_URL", &url, "a postgres:// or sqlite:// URL"));
+    }
+    let Some(host) = vars.raw("DB_HOST") else {
+        return Ok("sqlite://taskify.db".into());
+    };
+    let port: u16 = vars.number("DB_PORT", 5432, 1, 65535)?;
+    let user = vars.string("DB_USER", "postgres");
+    let password = vars.string("DB_PASSWORD", "");
+    let name = vars.string("DB_NAME", "task_manager");
+    let ssl = vars.raw("DB_SSL_MODE").or_else(|| vars.raw("DB_SSLMODE")).unwrap_or_else(|| "disable".into());
+    let auth = if password.is_empty() { user } else { format!("{user}:{password}") };
+    Ok(format!("postgres://{auth}@{host}:{port}/{name}?sslmode={ssl}"))
+}
+
+fn trusted_proxies<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Vec<Cidr>, ConfigError> {
+    let Some(raw) = vars.raw("TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Cidr::parse(s).ok_or_else(|| vars.fail("TRUSTED_PROXIES", &raw, "comma-separated CIDRs")))
+        .collect()
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env`, whose values lose to real ones).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from a variable lookup (SPEC §9.1 names).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars { lookup };
+        let environment =
+            vars.parse("ENVIRONMENT", Environment::Development, "development, staging or production", |s| match s {
+                "development" => Some(Environment::Development),
+                "staging" => Some(Environment::Staging),
+                "production" => Some(Environment::Production),
+                _ => None,
+            })?;
+        let production = environment == Environment::Production;
+        let request_timeout = vars.duration("REQUEST_TIMEOUT", "30s")?;
+        let (jwt_secret, jwt_secret_generated) = match vars.raw("JWT_SECRET") {
+            Some(s) => (s.into_bytes(), false),
+            None => (rand::random::<[u8; 32]>().to_vec(), true),
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let admin_password = vars.raw("ADMIN_PASSWORD");
+        if let Some(problem) = admin_password.as_deref().and_then(taskify_core::validate::password_problem) {
+            return Err(vars.fail("ADMIN_PASSWORD", "<redacted>", &format!("a password that {problem}")));
+        }
+        let allowed_reads =
+            vars.parse("AUDIT_ALLOWED_READS", AllowedReads::Others, "all, others or none", |s| match s {
+                "all" => Some(AllowedReads::All),
+                "others" => Some(AllowedReads::Others),
+                "none" => Some(AllowedReads::None),
+                _ => None,
+            })?;
+        let core = CoreConfig {
+            jwt_secret,
+            access_token_ttl: vars.duration("ACCESS_TOKEN_TTL", "15m")?,
+            refresh_token_ttl: vars.duration("REFRESH_TOKEN_TTL", "168h")?,
+            refresh_reuse_grace: vars.duration("REFRESH_REUSE_GRACE", "10s")?,
+            passwords: PasswordConfig {
+                memory_kib: vars.number("ARGON2_MEMORY_KIB", 19_456, 8, 4_194_304)?,
+                iterations: vars.number("ARGON2_ITERATIONS", 2, 1, 100)?,
+                parallelism: vars.number("ARGON2_PARALLELISM", 1, 1, 64)?,
+                max_concurrent: vars.number("ARGON2_MAX_CONCURRENT", cores, 1, 1024)?,
+            },
+            throttle: ThrottleConfig {
+                max_failures: vars.number("LOGIN_MAX_FAILURES", 5, 1, 1_000_000)?,
+                account_max_failures: vars.number("LOGIN_ACCOUNT_MAX_FAILURES", 50, 1, 1_000_000)?,
+                ip_max_failures: vars.number("LOGIN_IP_MAX_FAILURES", 100, 1, 1_000_000)?,
+                window: vars.duration("LOGIN_FAILURE_WINDOW", "15m")?,
+                lockout: vars.duration("LOGIN_LOCKOUT", "15m")?,
+            },
+            idempotency_ttl: vars.duration("IDEMPOTENCY_TTL", "24h")?,
+            request_timeout,
+            audit: AuditConfig {
+                batch_size: vars.number("AUDIT_BATCH_SIZE", 100, 1, 10_000)?,
+                flush_interval: vars.duration("AUDIT_FLUSH_INTERVAL", "1s")?,
+                buffer_size: vars.number("AUDIT_BUFFER_SIZE", 10_000, 1, 10_000_000)?,
+                enqueue_timeout: vars.duration("AUDIT_ENQUEUE_TIMEOUT", "1s")?,
+                allowed_reads,
+            },
+            admin: AdminBootstrap {
+                email: vars.string("ADMIN_EMAIL", "admin@taskify.local"),
+                username: vars.string("ADMIN_USERNAME", "admin"),
+                password: admin_password,
+            },
+        };
+        for (name, value) in
+            [("ACCESS_TOKEN_TTL", core.access_token_ttl), ("REFRESH_TOKEN_TTL", core.refresh_token_ttl)]
+        {
+            if value < Duration::from_secs(1) {
+                return Err(vars.fail(name, &format!("{value:?}"), "at least 1s"));
+            }
+        }
+        let database_url = database_url(&vars)?;
+        let audit_retention = Some(vars.duration("AUDIT_RETENTION", "0")?).filter(|d| !d.is_zero());
+        let config = Self {
+            environment,
+            host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address", |s| s.parse().ok())?,
+            port: vars.number("PORT", 8080, 0, 65535)?,
+            request_timeout,
+            shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", "30s")?,
+            idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
+            body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,
+            instance_id: vars.raw("INSTANCE_ID").unwrap_or_else(default_instance_id),
+            log_level: vars.string("LOG_LEVEL", "info"),
+            log_format: vars.parse(
+                "LOG_FORMAT",
+                if production { LogFormat::Json } else { LogFormat::Pretty },
+                "json or pretty",
+                |s| match s {
+                    "json" => Some(LogFormat::Json),
+                    "pretty" => Some(LogFormat::Pretty),
+                    _ => None,
+                },
+            )?,
+            metrics_enabled: vars.boolean("METRICS_ENABLED", true)?,
+            ui_enabled: vars.boolean("UI_ENABLED", true)?,
+            pool: PoolConfig {
+                max_connections: vars.number("DB_MAX_OPEN_CONNS", 10, 1, 10_000)?,
+                min_connections: vars.number("DB_MAX_IDLE_CONNS", 2, 0, 10_000)?,
+                max_lifetime: vars.duration("DB_CONN_MAX_LIFETIME", "1h")?,
+                idle_timeout: vars.duration("DB_CONN_MAX_IDLE_TIME", "30m")?,
+                acquire_timeout: Duration::from_secs(5).min(request_timeout.max(Duration::from_millis(100))),
+                statement_timeout: request_timeout,
+            },
+            migrate_on_start: vars.boolean("DB_MIGRATE_ON_START", true)?,
+            jwt_secret_generated,
+            policy_file: vars.raw("POLICY_FILE"),
+            trusted_proxies: trusted_proxies(&vars)?,
+            audit_retention,
+            database_url,
+            core,
+        };
+        if production {
+            config.production_checks(&vars)?;
+        }
+        Ok(config)
+    }
+
+    /// SPEC §9.2.
+    fn production_checks<F: Fn(&str) -> Option<String>>(&self, vars: &Vars<F>) -> Result<(), ConfigError> {
+        let secret = vars.raw("JWT_SECRET").unwrap_or_default();
+        if secret.len() < 32 || PLACEHOLDER_SECRETS.contains(&secret.as_str()) {
+            return Err(vars.fail(
+                "JWT_SECRET",
+                "<redacted>",
+                "a secret of at least 32 bytes that is not a placeholder",
+            ));
+        }
+        if vars.string("CORS_ORIGINS", "").split(',').any(|o| o.trim() == "*") {
+            return Err(vars.fail("CORS_ORIGINS", "*", "explicit origins in production"));
+        }
+        if vars.raw("DATABASE_URL").is_none() && vars.raw("DB_HOST").is_some() && vars.raw("DB_PASSWORD").is_none() {
+            return Err(vars.fail("DB_PASSWORD", "", "a password for PostgreSQL in production"));
+        }
+        let redis = vars.raw("REDIS_URL").is_some() || vars.raw("REDIS_HOST").is_some();
+        if self.is_postgres() && !redis && !vars.boolean("SINGLE_INSTANCE", false)? {
+            return Err(vars.fail(
+                "REDIS_URL",
+                "",
+                "Redis for PostgreSQL deployments in production (or SINGLE_INSTANCE=true for one instance)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn durations_combine_units() {
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "abc", "10", "5x", "s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.database_url, "sqlite://taskify.db");
+        assert_eq!((c.port, c.core.access_token_ttl), (8080, Duration::from_secs(900)));
+        assert!(c.jwt_secret_generated);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("REQUEST_TIMEOUT", "soon")]).expect_err("bad");
+        assert_eq!(err.variable, "REQUEST_TIMEOUT");
+        assert_eq!(config(&[("PORT", "70000")]).expect_err("bad").variable, "PORT");
+        assert_eq!(config(&[("ADMIN_PASSWORD", "weak")]).expect_err("bad").variable, "ADMIN_PASSWORD");
+        assert!(!format!("{:?}", config(&[("ADMIN_PASSWORD", "weak")])).contains("weak"));
+    }
+
+    #[test]
+    fn production_refuses_placeholder_secrets_and_wildcard_cors() {
+        assert_eq!(
+            config(&[("ENVIRONMENT", "production"), ("JWT_SECRET", "secret")]).expect_err("bad").variable,
+            "JWT_SECRET"
+        );
+        let strong = "x".repeat(40);
+        let base = [("ENVIRONMENT", "production"), ("JWT_SECRET", strong.as_str())];
+        assert!(config(&base).is_ok(), "SQLite in production is allowed");
+        let cors = [base[0], base[1], ("CORS_ORIGINS", "*")];
+        assert_eq!(config(&cors).expect_err("bad").variable, "CORS_ORIGINS");
+        let pg = [base[0], base[1], ("DATABASE_URL", "postgres://u@h/db")];
+        assert_eq!(config(&pg).expect_err("bad").variable, "REDIS_URL");
+    }
+
+    #[test]
+    fn db_variables_build_a_postgres_url_and_urls_are_redacted() {
+        let c = config(&[("DB_HOST", "db"), ("DB_PASSWORD", "pw")]).expect("valid");
+        assert_eq!(c.database_url, "postgres://postgres:pw@db:5432/task_manager?sslmode=disable");
+        assert_eq!(redact_url(&c.database_url), "postgres://postgres:***@db:5432/task_manager?sslmode=disable");
+    }
+}

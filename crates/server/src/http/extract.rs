@@ -1,0 +1,202 @@
+//! Extractors that enforce the order of checks of SPEC §0.6: [`Caller`] authenticates and runs
+//! the permission pre-check (steps 4–5) before any input is parsed; [`JsonBody`] then checks
+//! the media type, the size and the JSON syntax (step 6).
+
+use super::problem::ApiError;
+use super::state::AppState;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use futures::StreamExt;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use taskify_core::input::{JsonInput, QueryInput};
+use taskify_core::{CoreError, RequestContext};
+use taskify_domain::Principal;
+use uuid::Uuid;
+
+/// The client IP of the request, resolved once by the access-log layer.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Where the authenticated user id is noted for the access log.
+#[derive(Debug, Clone, Default)]
+pub struct UserSlot(pub Arc<OnceLock<Uuid>>);
+
+/// The permission a route requires (`resource:action`).
+pub trait Permission: Send + Sync + 'static {
+    const ACTION: &'static str;
+}
+
+macro_rules! permissions {
+    ($($name:ident = $action:literal),+ $(,)?) => {
+        $(
+            #[doc = concat!("`", $action, "`")]
+            pub struct $name;
+            impl Permission for $name {
+                const ACTION: &'static str = $action;
+            }
+        )+
+    };
+}
+
+permissions!(
+    TaskCreate = "task:create",
+    TaskRead = "task:read",
+    TaskUpdate = "task:update",
+    TaskDelete = "task:delete",
+    ProfileRead = "profile:read",
+    ProfileUpdate = "profile:update",
+    UserRead = "user:read",
+    UserUpdate = "user:update",
+    UserDelete = "user:delete",
+    UserAssignRole = "user:assign_role",
+    UserRevokeRole = "user:revoke_role",
+    RoleManage = "role:manage",
+    AuditRead = "audit:read",
+    SystemAdmin = "system:admin",
+);
+
+/// Builds the request context of audit rows from the request parts.
+pub fn request_context(parts: &Parts) -> RequestContext {
+    let request_id = parts.extensions.get::<super::request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    RequestContext {
+        request_id,
+        client_ip: parts.extensions.get::<ClientIp>().map(|ip| ip.0.to_string()),
+        user_agent: header_str(&parts.headers, header::USER_AGENT).map(str::to_owned),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: query_input(parts.uri.query()).to_json(),
+    }
+}
+
+/// A header as text, when it is valid visible ASCII.
+pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Decoded query parameters in arrival order.
+pub fn query_input(query: Option<&str>) -> QueryInput {
+    let pairs =
+        query.map(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default()).unwrap_or_default();
+    QueryInput::new(pairs)
+}
+
+/// The request context, for public endpoints.
+pub struct Ctx(pub RequestContext);
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(request_context(parts)))
+    }
+}
+
+/// The query parameters.
+pub struct Params(pub QueryInput);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Self(query_input(parts.uri.query())))
+    }
+}
+
+/// An authenticated, active caller who holds `P` at some scope.
+pub struct Caller<P> {
+    pub principal: Principal,
+    pub ctx: RequestContext,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission> FromRequestParts<AppState> for Caller<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let authorization = header_str(&parts.headers, header::AUTHORIZATION);
+        let principal = state.services.auth.authenticate(authorization).await?;
+        if let Some(slot) = parts.extensions.get::<UserSlot>() {
+            let _ = slot.0.set(principal.user_id);
+        }
+        let ctx = request_context(parts);
+        state.services.access.precheck(&principal, P::ACTION, &ctx).await?;
+        Ok(Self { principal, ctx, _permission: PhantomData })
+    }
+}
+
+/// A path id that must be a UUID; `message` is the spec's `invalid_request` text.
+pub fn parse_id(raw: &str, message: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Core(CoreError::invalid(message)))
+}
+
+pub const INVALID_TASK_ID: &str = "Invalid task ID format";
+pub const INVALID_USER_ID: &str = "Invalid user ID format";
+
+/// A JSON object request body (SPEC §0.3): media type, encoding, size and syntax checked.
+pub struct JsonBody(pub JsonInput);
+
+/// `application/json`, any `application/*+json`, or no content type at all.
+fn acceptable_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads the body, counting bytes as they arrive so a chunked body cannot exceed the limit.
+pub async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::Core(CoreError::invalid("Request body could not be read")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Parses bytes as a JSON object.
+pub fn parse_object(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Core(CoreError::invalid("Request body is required")));
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::Core(CoreError::invalid("Request body must be a JSON object"))),
+        Err(_) => Err(ApiError::Core(CoreError::invalid("Invalid request format"))),
+    }
+}
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let map = read_json_object(request, state.config.body_limit_bytes).await?;
+        Ok(Self(JsonInput::new(map)))
+    }
+}
+
+/// Checks the media type and encoding, then reads and parses the body.
+pub async fn read_json_object(
+    request: Request,
+    limit: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let headers = request.headers();
+    if !acceptable_content_type(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let encoding = header_str(headers, header::CONTENT_ENCODING).map(|e| e.trim().to_ascii_lowercase());
+    if encoding.is_some_and(|e| e != "identity") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = read_limited(request.into_body(), limit).await?;
+    parse_object(&bytes)
+}

@@ -1,0 +1,7 @@
+//! Request handlers, one module per area of SPEC §1. They parse, call one use case, and shape
+//! the answer; rules live in `taskify_core`.
+
+pub mod admin;
+pub mod auth;
+pub mod profile;
+pub mod tasks;

@@ -1,0 +1,118 @@
+//! The middleware of SPEC §7.1 that the router does not provide itself: access log and HTTP
+//! metrics, security headers, `Cache-Control`, the handler deadline, the declared body size,
+//! and panic recovery.
+
+use super::extract::{ClientIp, UserSlot};
+use super::problem::{ApiError, Problem};
+use super::request_id::RequestId;
+use super::state::AppState;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Security headers with their exact values (SPEC §7.3), on every response.
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("x-xss-protection", "1; mode=block"),
+    ("referrer-policy", "no-referrer"),
+    ("content-security-policy", "default-src 'self'"),
+];
+
+/// Resolves the client IP, notes the user, logs one `request completed` event per request and
+/// records the HTTP metrics under the route template (never the raw path).
+pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client_ip = peer.map(|p| super::client_ip::client_ip(p, forwarded, &state.config.trusted_proxies));
+    if let Some(ip) = client_ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    let slot = UserSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+
+    let in_flight = metrics::gauge!("http_requests_in_flight");
+    in_flight.increment(1.0);
+    let response = next.run(request).await;
+    in_flight.decrement(1.0);
+
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    let bytes_out = response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    tracing::info!(
+        target: "taskify::access",
+        request_id,
+        instance_id = %state.config.instance_id,
+        method,
+        route,
+        path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        client_ip = client_ip.map(|ip| ip.to_string()),
+        user_id = slot.0.get().map(ToString::to_string),
+        user_agent,
+        bytes_out,
+        "request completed"
+    );
+    response
+}
+
+/// Adds the security headers, and `Cache-Control: no-store` to API answers that set none.
+pub async fn response_headers(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    }
+    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The handler deadline (`REQUEST_TIMEOUT`): past it the answer is 503 `request_timeout`.
+pub async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "Request timed out").into_response(),
+    }
+}
+
+/// Step 2 of SPEC §0.6: a declared `Content-Length` above the limit answers 413 before anything
+/// else (authentication included) looks at the request. Chunked bodies are counted when read.
+pub async fn declared_body_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let limit = state.config.body_limit_bytes;
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::PayloadTooLarge(limit).into_response();
+    }
+    next.run(request).await
+}
+
+/// Panic recovery: the panic becomes a 500 problem and is logged with a backtrace.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".into());
+    let backtrace = std::backtrace::Backtrace::force_capture();
+    tracing::error!(panic = %detail, %backtrace, "handler panicked");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal server error").into_response()
+}

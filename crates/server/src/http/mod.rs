@@ -1,0 +1,78 @@
+//! The HTTP surface: routes, extractors, middleware and the problem+json mapping.
+
+pub mod client_ip;
+pub mod conditional;
+pub mod extract;
+pub mod handlers;
+pub mod health;
+pub mod layers;
+pub mod problem;
+pub mod request_id;
+pub mod respond;
+pub mod state;
+pub mod static_files;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{delete, get, post, put};
+use handlers::{admin, auth, profile, tasks};
+use state::AppState;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+
+/// Every route of the API, with the middleware of SPEC §7.1 (outermost first: request id,
+/// access log and metrics, problem rendering, panic recovery, security headers, timeout,
+/// compression, then per matched route the declared body limit).
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::get).put(tasks::update).delete(tasks::delete))
+        .route("/tasks/{id}/attributes", get(tasks::attributes))
+        .route("/tasks/{id}/attributes/{key}", put(tasks::put_attribute).delete(tasks::delete_attribute))
+        .route("/users/profile", get(profile::own).put(profile::update))
+        .route("/users/profile/{user_id}", get(profile::of))
+        .route("/users", get(admin::list_users))
+        .route("/users/{user_id}", axum::routing::patch(admin::patch_user).delete(admin::delete_user))
+        .route("/users/{user_id}/tasks", get(tasks::of_user))
+        .route("/users/{user_id}/roles", post(admin::assign_role))
+        .route("/users/{user_id}/roles/{role}", delete(admin::revoke_role))
+        .route("/users/{user_id}/attributes", get(admin::attributes))
+        .route(
+            "/users/{user_id}/attributes/{key}",
+            get(admin::attribute).put(admin::put_attribute).delete(admin::delete_attribute),
+        )
+        .route("/roles", get(admin::roles))
+        .route("/audit-logs", get(admin::audit_logs))
+        .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit));
+
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/live", get(health::live))
+        .route("/metrics", get(static_files::metrics))
+        .route("/api-docs", get(static_files::docs_page))
+        .route("/api-docs/openapi.json", get(static_files::openapi))
+        .route("/api-docs/docs.js", get(static_files::docs_js))
+        .route("/api-docs/docs.css", get(static_files::docs_css))
+        .route("/assets/{*path}", get(static_files::asset));
+    for page in ["/", "/login", "/register", "/tasks", "/profile", "/admin", "/logout"] {
+        app = app.route(page, get(static_files::ui_shell));
+    }
+
+    let compress = SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"));
+    app.fallback(static_files::asset)
+        .layer(CompressionLayer::new().compress_when(compress))
+        .layer(from_fn_with_state(state.clone(), layers::deadline))
+        .layer(from_fn(layers::response_headers))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(from_fn(problem::render_problems))
+        .layer(from_fn_with_state(state.clone(), layers::observe))
+        .layer(from_fn(request_id::assign_request_id))
+        .with_state(state)
+}

@@ -1,0 +1,67 @@
+//! `/metrics`, the API docs and the UI shell.
+
+use super::problem::{ApiError, Problem};
+use super::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use taskify_core::CoreError;
+
+fn with_type(body: impl Into<Body>, content_type: &'static str, cache: &'static str) -> Response {
+    let mut response = Response::new(body.into());
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+fn not_found() -> Response {
+    ApiError::Core(CoreError::NotFound("Route not found")).into_response()
+}
+
+/// Prometheus text format 0.0.4; 404 when `METRICS_ENABLED=false`.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if !state.config.metrics_enabled {
+        return not_found();
+    }
+    crate::telemetry::refresh_gauges(&state);
+    with_type(state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", "no-store")
+}
+
+const OPENAPI: &str = include_str!("../../openapi/openapi.json");
+const DOCS_HTML: &str = include_str!("../../assets/docs/index.html");
+const DOCS_JS: &str = include_str!("../../assets/docs/docs.js");
+const DOCS_CSS: &str = include_str!("../../assets/docs/docs.css");
+
+pub async fn openapi() -> Response {
+    with_type(OPENAPI, "application/json; charset=utf-8", "no-cache")
+}
+pub async fn docs_page() -> Response {
+    with_type(DOCS_HTML, "text/html; charset=utf-8", "no-cache")
+}
+pub async fn docs_js() -> Response {
+    with_type(DOCS_JS, "text/javascript; charset=utf-8", "no-cache")
+}
+pub async fn docs_css() -> Response {
+    with_type(DOCS_CSS, "text/css; charset=utf-8", "no-cache")
+}
+
+/// The application shell served for every UI page. The single-page UI is not built yet; this
+/// shell says so and links to the API docs. It obeys the CSP: no inline script or style.
+const SHELL: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Taskify</title>\
+<link rel=\"stylesheet\" href=\"/api-docs/docs.css\"></head><body><main id=\"app\">\
+<h1>Taskify</h1><p>The web interface is on its way. The API is live under <code>/api/v1</code>; \
+see the <a href=\"/api-docs\">API documentation</a>.</p></main></body></html>\n";
+
+pub async fn ui_shell(State(state): State<AppState>) -> Response {
+    if !state.config.ui_enabled {
+        return not_found();
+    }
+    with_type(SHELL, "text/html; charset=utf-8", "no-cache")
+}
+
+/// No hashed assets exist yet: every asset path is a 404 problem.
+pub async fn asset() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "not_found", "Route not found").into_response()
+}

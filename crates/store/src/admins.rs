@@ -1,0 +1,65 @@
+//! The last-admin rule (SPEC §1.5): no write may leave the system without an active admin.
+//!
+//! An *active admin* is a non-deleted, active user with an active `admin` assignment. The check
+//! and the write must be atomic, or two admins deactivating each other at once would both pass.
+//! PostgreSQL: every guarded transaction first takes one transaction-scoped advisory lock, so
+//! they run one after another (each later statement sees the earlier commits, READ COMMITTED).
+//! SQLite: guarded transactions start with `BEGIN IMMEDIATE`, which already serialises writers.
+
+use crate::StoreResult;
+use crate::error::db_err;
+use crate::types::{DbTime, DbUuid};
+use taskify_domain::Timestamp;
+use uuid::Uuid;
+
+/// Key of the advisory lock that serialises last-admin checks ("admins" in ASCII).
+const ADMIN_LOCK_KEY: i64 = 0x0000_6164_6d69_6e73;
+
+/// Active admins, split into the target user and everybody else.
+const ADMIN_COUNTS: &str = "SELECT \
+       COALESCE(SUM(CASE WHEN u.id = $1 THEN 1 ELSE 0 END), 0) AS target, \
+       COALESCE(SUM(CASE WHEN u.id = $1 THEN 0 ELSE 1 END), 0) AS others \
+     FROM users u \
+     WHERE u.deleted_at IS NULL AND u.is_active \
+       AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                   WHERE ur.user_id = u.id AND r.name = 'admin' AND ur.revoked_at IS NULL \
+                     AND (ur.expires_at IS NULL OR ur.expires_at > $2))";
+
+/// Last-admin checks on an open write transaction.
+pub(crate) trait AdminGuard {
+    /// Serialises guarded transactions. Call first thing in the transaction.
+    async fn lock_admin_set(&mut self) -> StoreResult<()>;
+
+    /// True when `user_id` is an active admin and nobody else is, so that removing their
+    /// admin status (deactivation, deletion, revoking `admin`) would leave no active admin.
+    async fn is_last_active_admin(&mut self, user_id: Uuid, now: Timestamp) -> StoreResult<bool>;
+}
+
+macro_rules! impl_admin_guard {
+    ($conn:ty, |$this:ident| $lock:expr) => {
+        impl AdminGuard for $conn {
+            async fn lock_admin_set(&mut self) -> StoreResult<()> {
+                let $this = self;
+                $lock
+            }
+
+            async fn is_last_active_admin(&mut self, user_id: Uuid, now: Timestamp) -> StoreResult<bool> {
+                let (target, others): (i64, i64) = sqlx::query_as(ADMIN_COUNTS)
+                    .bind(DbUuid(user_id))
+                    .bind(DbTime(now))
+                    .fetch_one(&mut *self)
+                    .await
+                    .map_err(db_err)?;
+                Ok(target > 0 && others == 0)
+            }
+        }
+    };
+}
+
+impl_admin_guard!(sqlx::PgConnection, |conn| {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(ADMIN_LOCK_KEY).execute(conn).await.map_err(db_err)?;
+    Ok(())
+});
+
+// `BEGIN IMMEDIATE` took the database write lock already.
+impl_admin_guard!(sqlx::SqliteConnection, |_conn| Ok(()));

@@ -1,0 +1,253 @@
+//! Persistence for Taskify: ONE sqlx implementation serving PostgreSQL and SQLite.
+//!
+//! The backend is chosen from the `DATABASE_URL` scheme at start-up. SQL is written once with
+//! `$n` placeholders; the few dialect differences live in [`dialect`]. Ids and timestamps are
+//! produced in Rust so both backends behave the same. There is one concrete [`Store`] rather
+//! than a trait per aggregate: with a single implementation a trait would only add indirection.
+//!
+//! Contract notes shared by every method:
+//! - `now` is passed in by the caller (never read from the database clock), so "active"
+//!   (role assignments, attributes) is evaluated against the caller's notion of time.
+//! - Unique-constraint violations surface as [`StoreError::Conflict`], never as text matching.
+//! - Connection failures surface as [`StoreError::Unavailable`] (the API answers 503).
+
+#[macro_use]
+mod macros;
+
+mod admins;
+mod attributes;
+mod audit;
+mod connect;
+mod dialect;
+mod error;
+mod idempotency;
+mod migrate;
+mod params;
+mod revocation;
+mod roles;
+mod rows;
+mod tasks;
+mod tokens;
+mod types;
+mod users;
+
+use chrono::Duration;
+use taskify_domain::{Attribute, AttributeValue, RoleAssignment, Task, Timestamp};
+use uuid::Uuid;
+
+pub use connect::{Backend, PoolConfig, PoolStats};
+pub use migrate::MigrationLock;
+
+/// The database handle. Cheap to clone (pools are reference-counted).
+#[derive(Clone)]
+pub struct Store {
+    db: connect::Db,
+}
+
+/// A store failure. Business outcomes (not found, last admin, …) are return values, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint rejected the write.
+    #[error("duplicate {0:?}")]
+    Conflict(UniqueViolation),
+    /// The database cannot be reached (connect error, pool timeout, I/O).
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Any other database error.
+    #[error("database query failed")]
+    Query(#[source] sqlx::Error),
+    /// A stored value could not be decoded into a domain type.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Applying migrations failed.
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The database carries migrations this binary does not know: it is newer than the binary.
+    #[error("the database schema is newer than this binary")]
+    SchemaTooNew,
+}
+
+/// Which unique rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueViolation {
+    Email,
+    Username,
+    Other,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+// ---------------------------------------------------------------- users
+
+/// A user row to insert. `email` is already trimmed and lowercased, names trimmed,
+/// empty department/position already turned into `None`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub department: Option<String>,
+    pub position: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// What login needs about an account.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: Uuid,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub deleted: bool,
+}
+
+/// `PUT /users/profile` changes; `None` leaves a field as it is, `Some(None)` clears.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub position: Option<Option<String>>,
+}
+
+/// `PATCH /users/{id}` changes; `None` leaves a field as it is, `Some(None)` clears.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub is_active: Option<bool>,
+    pub department: Option<Option<String>>,
+    pub position: Option<Option<String>>,
+}
+
+/// Result of an admin write guarded by the last-admin rule.
+#[derive(Debug, Clone)]
+pub enum AdminWrite<T> {
+    Done(T),
+    /// The user does not exist or is deleted.
+    NotFound,
+    /// The write would leave no active admin.
+    LastAdmin,
+}
+
+/// An access token that has just been revoked, to be published to caches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedJti {
+    pub jti: Uuid,
+    pub user_id: Uuid,
+    /// The access token's own `exp`.
+    pub expires_at: Timestamp,
+}
+
+// ---------------------------------------------------------------- roles
+
+/// Result of `POST /users/{id}/roles`.
+#[derive(Debug, Clone)]
+pub enum AssignOutcome {
+    Assigned(RoleAssignment),
+    UserNotFound,
+    UnknownRole,
+    /// An active, unexpired assignment exists already.
+    AlreadyAssigned,
+}
+
+/// Result of `DELETE /users/{id}/roles/{role}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    Revoked,
+    UserNotFound,
+    UnknownRole,
+    /// The user has no active assignment of the role.
+    NotAssigned,
+    /// Removing `admin` would leave no active admin.
+    LastAdmin,
+}
+
+// ---------------------------------------------------------------- attributes
+
+/// Whose attributes: a user's (`user_attributes`) or a task's (`resource_attributes`, type `task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeOwner {
+    User(Uuid),
+    Task(Uuid),
+}
+
+/// An attribute to create or replace.
+#[derive(Debug, Clone)]
+pub struct NewAttribute {
+    pub key: String,
+    pub value: AttributeValue,
+    /// `registration`, `manual` or `system`.
+    pub source: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+// ---------------------------------------------------------------- tasks
+
+/// A task plus what authorization needs to know about it and its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    pub task: Task,
+    /// Owner's department, trimmed and ASCII-lowercased; `""` when none.
+    pub owner_department: String,
+    pub owner_deleted: bool,
+    /// The active `required_clearance` resource attribute as a whole number, if any.
+    pub required_clearance: Option<i64>,
+    /// All active resource attributes of the task.
+    pub attributes: Vec<Attribute>,
+}
+
+// ---------------------------------------------------------------- idempotency
+
+/// A stored 201 response of an idempotent create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// What to do with a request carrying an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// No usable record existed (or a stale `in_progress` one was taken over): run the request.
+    Started,
+    /// The same key and fingerprint completed before: replay this.
+    Replay(StoredResponse),
+    /// The same key is being processed by another request right now.
+    InProgress,
+    /// The same key was used with a different fingerprint.
+    Mismatch,
+}
+
+// ---------------------------------------------------------------- tokens
+
+/// A refresh-token row (SPEC §2.2). The plain token is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    /// Lowercase hex SHA-256 of the token string.
+    pub token_hash: String,
+    pub access_jti: Option<Uuid>,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoke_reason: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Counts of what housekeeping removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HousekeepingReport {
+    pub refresh_tokens: u64,
+    pub revoked_access_tokens: u64,
+    pub idempotency_keys: u64,
+    pub audit_rows: u64,
+}
+
+/// Keeps `Duration` in the public signatures below readable.
+pub type Ttl = Duration;

@@ -1,0 +1,333 @@
+//! Tasks: CRUD with compare-and-set on `version`, and filtered, sorted, paginated lists.
+
+use crate::dialect::Dialect;
+use crate::error::db_err;
+use crate::params::{Param, Params, contains_pattern, offset_of};
+use crate::rows::{ATTRIBUTE_COLUMNS, AttributeRow, TASK_COLUMNS, TaskRow};
+use crate::types::{DbTime, DbUuid};
+use crate::{Store, StoreResult, TaskRecord};
+use sqlx::AssertSqlSafe;
+use taskify_domain::{
+    Paged, Principal, Task, TaskChanges, TaskListQuery, TaskPriority, TaskSort, TaskStatus, Timestamp, Visibility,
+};
+use uuid::Uuid;
+
+/// The attribute key that hides a task from department readers with a lower clearance.
+const REQUIRED_CLEARANCE: &str = "required_clearance";
+
+#[derive(sqlx::FromRow)]
+struct TaskRecordRow {
+    #[sqlx(flatten)]
+    task: TaskRow,
+    owner_department: Option<String>,
+    owner_deleted: bool,
+}
+
+impl Store {
+    /// Inserts the task (all fields from the argument; `owner_username` is ignored) and returns
+    /// it with `owner_username` filled in.
+    pub async fn insert_task(&self, task: &Task) -> StoreResult<Task> {
+        let owner_username: String = on_db!(&self.db, |pool, d| {
+            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            sqlx::query(
+                "INSERT INTO tasks (id, user_id, title, description, status, priority, due_date, \
+                     created_at, updated_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(DbUuid(task.id))
+            .bind(DbUuid(task.user_id))
+            .bind(&task.title)
+            .bind(&task.description)
+            .bind(task.status.as_str())
+            .bind(task.priority.as_str())
+            .bind(task.due_date.map(DbTime))
+            .bind(DbTime(task.created_at))
+            .bind(DbTime(task.updated_at))
+            .bind(task.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let username = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+                .bind(DbUuid(task.user_id))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            username
+        });
+        Ok(Task { owner_username, ..task.clone() })
+    }
+
+    /// The task with its owner's department / deleted flag and its active attributes.
+    pub async fn get_task(&self, id: Uuid, now: Timestamp) -> StoreResult<Option<TaskRecord>> {
+        let found = on_db!(&self.db, |pool, _d| {
+            let row: Option<TaskRecordRow> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS}, u.department AS owner_department, \
+                        (u.deleted_at IS NOT NULL) AS owner_deleted \
+                 FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = $1"
+            )))
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?;
+            match row {
+                None => None,
+                Some(row) => {
+                    let attributes: Vec<AttributeRow> = sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT {ATTRIBUTE_COLUMNS} FROM resource_attributes a \
+                         WHERE a.resource_type = 'task' AND a.resource_id = $1 \
+                           AND (a.expires_at IS NULL OR a.expires_at > $2) \
+                         ORDER BY a.key"
+                    )))
+                    .bind(DbUuid(id))
+                    .bind(DbTime(now))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db_err)?;
+                    Some((row, attributes))
+                }
+            }
+        });
+        let Some((row, attributes)) = found else {
+            return Ok(None);
+        };
+        let attributes = attributes.into_iter().map(|a| a.into_attribute(now)).collect::<StoreResult<Vec<_>>>()?;
+        let required_clearance = attributes.iter().find(|a| a.key == REQUIRED_CLEARANCE).and_then(|a| a.value.as_i64());
+        Ok(Some(TaskRecord {
+            task: row.task.into_task()?,
+            owner_department: Principal::normalise_department(row.owner_department.as_deref()),
+            owner_deleted: row.owner_deleted,
+            required_clearance,
+            attributes,
+        }))
+    }
+
+    /// Applies non-empty `changes`: `version = version + 1`, `updated_at = now`. With
+    /// `expected_version`, the update is a compare-and-set on it. `None` when the task is absent
+    /// or the version did not match.
+    pub async fn update_task(
+        &self,
+        id: Uuid,
+        changes: &TaskChanges,
+        expected_version: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<Option<Task>> {
+        if changes.is_empty() {
+            // `{}` changes nothing, not even version or updated_at (SPEC §1.3); the
+            // precondition still applies.
+            let current = self.get_task(id, now).await?.map(|r| r.task);
+            return Ok(current.filter(|t| expected_version.is_none_or(|v| v == t.version)));
+        }
+
+        let mut params = Params::new();
+        let id_ph = params.push(Param::Uuid(id));
+        let mut sets = Vec::new();
+        if let Some(title) = &changes.title {
+            sets.push(format!("title = {}", params.push(Param::Text(title.clone()))));
+        }
+        if let Some(description) = &changes.description {
+            sets.push(format!("description = {}", params.push(Param::Text(description.clone()))));
+        }
+        if let Some(status) = changes.status {
+            sets.push(format!("status = {}", params.push(Param::Text(status.as_str().to_owned()))));
+        }
+        if let Some(priority) = changes.priority {
+            sets.push(format!("priority = {}", params.push(Param::Text(priority.as_str().to_owned()))));
+        }
+        if let Some(due_date) = changes.due_date {
+            sets.push(format!("due_date = {}", params.push(Param::OptTime(due_date))));
+        }
+        sets.push("version = version + 1".to_owned());
+        sets.push(format!("updated_at = {}", params.push(Param::Time(now))));
+        let mut sql = format!("UPDATE tasks SET {} WHERE id = {id_ph}", sets.join(", "));
+        if let Some(version) = expected_version {
+            sql.push_str(&format!(" AND version = {}", params.push(Param::Int(version))));
+        }
+
+        let row: Option<TaskRow> = on_db!(&self.db, |pool, d| {
+            // Update and read back in one transaction, so the returned task is exactly the
+            // version this write produced.
+            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let updated = bind_params!(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            if updated == 0 {
+                None
+            } else {
+                let row = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id \
+                     WHERE t.id = $1"
+                )))
+                .bind(DbUuid(id))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                row
+            }
+        });
+        row.map(TaskRow::into_task).transpose()
+    }
+
+    /// Deletes the task and its resource attributes in one transaction, optionally as a
+    /// compare-and-set on `version`. False when nothing was deleted.
+    pub async fn delete_task(&self, id: Uuid, expected_version: Option<i64>) -> StoreResult<bool> {
+        on_db!(&self.db, |pool, d| {
+            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let deleted = match expected_version {
+                Some(version) => {
+                    sqlx::query("DELETE FROM tasks WHERE id = $1 AND version = $2")
+                        .bind(DbUuid(id))
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await
+                }
+                None => sqlx::query("DELETE FROM tasks WHERE id = $1").bind(DbUuid(id)).execute(&mut *tx).await,
+            }
+            .map_err(db_err)?
+            .rows_affected();
+            if deleted == 0 {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM resource_attributes WHERE resource_type = 'task' AND resource_id = $1")
+                .bind(DbUuid(id))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(true)
+        })
+    }
+
+    /// One page of the tasks visible under `visibility` that match `query`, sorted as asked
+    /// with ties broken by id ascending, and the total count.
+    pub async fn list_tasks(
+        &self,
+        query: &TaskListQuery,
+        visibility: &Visibility,
+        now: Timestamp,
+    ) -> StoreResult<Paged<Task>> {
+        let (rows, total) = on_db!(&self.db, |pool, d| {
+            let (filter, params) = task_filter(query, visibility, now, d);
+            let count_sql = format!("SELECT COUNT(*) FROM tasks t JOIN users u ON u.id = t.user_id WHERE {filter}");
+            let total: i64 = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), params)
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?;
+
+            let (filter, mut params) = task_filter(query, visibility, now, d);
+            let limit = params.push(Param::Int(i64::from(query.page.page_size)));
+            let offset = params.push(Param::Int(offset_of(query.page.offset())));
+            let sql = format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id \
+                 WHERE {filter} ORDER BY {order}, t.id ASC LIMIT {limit} OFFSET {offset}",
+                order = task_order(query, d),
+            );
+            let rows: Vec<TaskRow> =
+                bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await.map_err(db_err)?;
+            (rows, total)
+        });
+        Ok(Paged {
+            items: rows.into_iter().map(TaskRow::into_task).collect::<StoreResult<_>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+            page: query.page.page,
+            page_size: query.page.page_size,
+        })
+    }
+}
+
+/// The WHERE clause of a task list (over `tasks t JOIN users u`) and its bind values.
+fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d: Dialect) -> (String, Params) {
+    let mut params = Params::new();
+    let mut clauses = Vec::new();
+
+    match visibility {
+        Visibility::All => {}
+        Visibility::Own { user_id } => {
+            clauses.push(format!("t.user_id = {}", params.push(Param::Uuid(*user_id))));
+        }
+        Visibility::Department { user_id, department, clearance } => {
+            let me = params.push(Param::Uuid(*user_id));
+            let department = Principal::normalise_department(Some(department));
+            if department.is_empty() {
+                // An empty department never matches (SPEC §3.4): own tasks only.
+                clauses.push(format!("t.user_id = {me}"));
+            } else {
+                let dept = params.push(Param::Text(department));
+                let now_ph = params.push(Param::Time(now));
+                let clearance_ph = params.push(Param::Int(*clearance));
+                let number = d.attribute_number("ra");
+                let trunc = d.trunc("rc.n");
+                clauses.push(format!(
+                    "(t.user_id = {me} OR (\
+                        u.deleted_at IS NULL \
+                        AND u.department IS NOT NULL \
+                        AND {owner_department} = {dept} \
+                        AND NOT EXISTS (\
+                            SELECT 1 FROM (\
+                                SELECT {number} AS n FROM resource_attributes ra \
+                                WHERE ra.resource_type = 'task' AND ra.resource_id = t.id \
+                                  AND ra.key = '{REQUIRED_CLEARANCE}' \
+                                  AND (ra.expires_at IS NULL OR ra.expires_at > {now_ph})\
+                            ) rc \
+                            WHERE rc.n > {clearance_ph} AND rc.n = {trunc} AND abs(rc.n) < 9e15)))",
+                    owner_department = d.fold("trim(u.department)"),
+                ));
+            }
+        }
+    }
+
+    if let Some(owner) = query.owner {
+        clauses.push(format!("t.user_id = {}", params.push(Param::Uuid(owner))));
+    }
+    if let Some(status) = query.status {
+        clauses.push(format!("t.status = {}", params.push(Param::Text(status.as_str().to_owned()))));
+    }
+    if let Some(priority) = query.priority {
+        clauses.push(format!("t.priority = {}", params.push(Param::Text(priority.as_str().to_owned()))));
+    }
+    // A bound excludes tasks without a due date: NULL compares as unknown.
+    if let Some(after) = query.due_after {
+        clauses.push(format!("t.due_date >= {}", params.push(Param::Time(after))));
+    }
+    if let Some(before) = query.due_before {
+        clauses.push(format!("t.due_date < {}", params.push(Param::Time(before))));
+    }
+    if let Some(q) = &query.q {
+        let p = params.push(Param::Text(contains_pattern(q)));
+        clauses.push(format!(
+            "({title} LIKE {p} ESCAPE '\\' OR {description} LIKE {p} ESCAPE '\\')",
+            title = d.fold("t.title"),
+            description = d.fold("t.description"),
+        ));
+    }
+
+    let filter = if clauses.is_empty() { "TRUE".to_owned() } else { clauses.join(" AND ") };
+    (filter, params)
+}
+
+/// The ORDER BY of a task list, without the final `t.id ASC` tie-breaker.
+fn task_order(query: &TaskListQuery, d: Dialect) -> String {
+    let dir = query.order.sql();
+    match query.sort_by {
+        TaskSort::CreatedAt => format!("t.created_at {dir}"),
+        TaskSort::UpdatedAt => format!("t.updated_at {dir}"),
+        TaskSort::Title => format!("{} {dir}", d.fold("t.title")),
+        // Tasks without a due date come last in both directions.
+        TaskSort::DueDate => format!("t.due_date {dir} NULLS LAST"),
+        TaskSort::Priority => {
+            format!("{} {dir}", rank_case("t.priority", TaskPriority::ALL.iter().map(|p| (p.as_str(), p.rank()))))
+        }
+        TaskSort::Status => {
+            format!("{} {dir}", rank_case("t.status", TaskStatus::ALL.iter().map(|s| (s.as_str(), s.rank()))))
+        }
+    }
+}
+
+/// `CASE col WHEN 'a' THEN 0 … END` from the domain's own rank order (no extra column).
+fn rank_case<'a>(column: &str, ranks: impl Iterator<Item = (&'a str, usize)>) -> String {
+    let arms: String = ranks.map(|(value, rank)| format!(" WHEN '{value}' THEN {rank}")).collect();
+    format!("CASE {column}{arms} END")
+}
