@@ -2,7 +2,7 @@
 //! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
 
 use crate::config::{Config, redact_url};
-use crate::http::{self, health::HealthCache, state::AppState};
+use crate::http::{self, health::HealthCache, rate_limit::LocalBuckets, state::AppState};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -82,8 +82,10 @@ pub async fn serve(
     let address = listener.local_addr()?;
     log_startup(&config, &store, address);
     let housekeeping = tokio::spawn(housekeeping(store.clone(), config.audit_retention, background.clone()));
+    let rate_limiter = Arc::new(LocalBuckets::new(config.rate_limits.idle));
     let state = AppState {
         services,
+        rate_limiter,
         config: Arc::new(config),
         metrics,
         started: Instant::now(),

@@ -3,6 +3,8 @@
 //! variable and what it expects. There is no silent fallback for a bad value.
 
 use crate::http::client_ip::Cidr;
+use crate::http::cors::CorsPolicy;
+use crate::http::rate_limit::{ClassLimit, RateLimits};
 use std::net::IpAddr;
 use std::time::Duration;
 use taskify_core::config::{AdminBootstrap, AllowedReads, AuditConfig, CoreConfig, PasswordConfig, ThrottleConfig};
@@ -53,6 +55,8 @@ pub struct Config {
     /// True when `JWT_SECRET` was not set and a random one is used (development only).
     pub jwt_secret_generated: bool,
     pub policy_file: Option<String>,
+    pub cors: CorsPolicy,
+    pub rate_limits: RateLimits,
     /// Proxies whose `X-Forwarded-For` is believed (SPEC §7.5).
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
@@ -221,6 +225,21 @@ fn database_url<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<String,
     Ok(format!("postgres://{auth}@{host}:{port}/{name}?sslmode={ssl}"))
 }
 
+fn class_limit<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    name: &'static str,
+    rpm_var: &str,
+    rpm: u32,
+    burst_var: &str,
+    burst: u32,
+) -> Result<ClassLimit, ConfigError> {
+    Ok(ClassLimit {
+        name,
+        rpm: vars.number(rpm_var, rpm, 1, 100_000_000)?,
+        burst: vars.number(burst_var, burst, 1, 100_000_000)?,
+    })
+}
+
 fn trusted_proxies<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Vec<Cidr>, ConfigError> {
     let Some(raw) = vars.raw("TRUSTED_PROXIES") else {
         return Ok(Vec::new());
@@ -341,6 +360,21 @@ impl Config {
             jwt_secret_generated,
             policy_file: vars.raw("POLICY_FILE"),
             trusted_proxies: trusted_proxies(&vars)?,
+            cors: CorsPolicy::new(
+                &vars.string("CORS_ORIGINS", "http://localhost:3000"),
+                &vars.string("CORS_METHODS", "GET,POST,PUT,PATCH,DELETE,OPTIONS"),
+                &vars.string(
+                    "CORS_HEADERS",
+                    "Authorization,Content-Type,Idempotency-Key,If-Match,If-None-Match,X-Request-Id",
+                ),
+            ),
+            rate_limits: RateLimits {
+                enabled: vars.boolean("RATE_LIMIT_ENABLED", true)?,
+                auth: class_limit(&vars, "auth", "RATE_LIMIT_AUTH_RPM", 10, "RATE_LIMIT_AUTH_BURST", 5)?,
+                refresh: class_limit(&vars, "refresh", "RATE_LIMIT_REFRESH_RPM", 600, "RATE_LIMIT_REFRESH_BURST", 100)?,
+                api: class_limit(&vars, "api", "RATE_LIMIT_RPM", 300, "RATE_LIMIT_BURST", 30)?,
+                idle: vars.duration("RATE_LIMIT_CLEANUP", "10m")?,
+            },
             audit_retention,
             database_url,
             core,

@@ -2,11 +2,13 @@
 
 pub mod client_ip;
 pub mod conditional;
+pub mod cors;
 pub mod extract;
 pub mod handlers;
 pub mod health;
 pub mod layers;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_id;
 pub mod respond;
 pub mod state;
@@ -22,8 +24,8 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 
 /// Every route of the API, with the middleware of SPEC §7.1 (outermost first: request id,
-/// access log and metrics, problem rendering, panic recovery, security headers, timeout,
-/// compression, then per matched route the declared body limit).
+/// access log and metrics, problem rendering, panic recovery, security headers, CORS, timeout,
+/// compression, then per matched API route the declared body limit and the rate limit).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
@@ -48,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/roles", get(admin::roles))
         .route("/audit-logs", get(admin::audit_logs))
+        // Matched routes only, and the body size (SPEC §0.6 step 2) before the rate limit (step 3).
+        .route_layer(from_fn_with_state(state.clone(), rate_limit::limit))
         .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit));
 
     let mut app = Router::new()
@@ -69,6 +73,7 @@ pub fn router(state: AppState) -> Router {
     app.fallback(static_files::asset)
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(from_fn_with_state(state.clone(), layers::deadline))
+        .layer(from_fn_with_state(state.clone(), cors::cors))
         .layer(from_fn(layers::response_headers))
         .layer(CatchPanicLayer::custom(layers::panic_response))
         .layer(from_fn(problem::render_problems))

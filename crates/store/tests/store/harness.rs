@@ -37,7 +37,7 @@ macro_rules! store_test {
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 fn admin_postgres_url() -> String {
-    std::env::var("TASKIFY_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
 }
 
 pub fn pool_config() -> PoolConfig {
@@ -83,7 +83,7 @@ impl TestDb {
         let name = format!("taskify_store_{}", Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await
-            .expect("PostgreSQL must run on 127.0.0.1:5432 (or set TASKIFY_TEST_POSTGRES_URL)");
+            .expect("PostgreSQL must run on 127.0.0.1:5432 (or set TEST_DATABASE_URL)");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut admin)
             .await
