@@ -149,6 +149,14 @@ fn acceptable_content_type(headers: &HeaderMap) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// After a body has passed the limit, up to this much more is read and discarded (for at most
+/// [`DRAIN_TIME`], and while data keeps coming within [`DRAIN_IDLE`]) before answering 413:
+/// closing a connection with unread request data makes the kernel reset it, and the client
+/// would lose the 413.
+const DRAIN_BYTES: usize = 8 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Reads the body, counting bytes as they arrive so a chunked body cannot exceed the limit.
 pub async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut stream = body.into_data_stream();
@@ -156,6 +164,16 @@ pub async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError>
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| ApiError::Core(CoreError::invalid("Request body could not be read")))?;
         if bytes.len() + chunk.len() > limit {
+            let mut drained = 0usize;
+            let _ = tokio::time::timeout(DRAIN_TIME, async {
+                while let Ok(Some(Ok(chunk))) = tokio::time::timeout(DRAIN_IDLE, stream.next()).await {
+                    drained += chunk.len();
+                    if drained > DRAIN_BYTES {
+                        break;
+                    }
+                }
+            })
+            .await;
             return Err(ApiError::PayloadTooLarge(limit));
         }
         bytes.extend_from_slice(&chunk);

@@ -6,6 +6,7 @@ use super::extract::{ClientIp, UserSlot};
 use super::problem::{ApiError, Problem};
 use super::request_id::RequestId;
 use super::state::AppState;
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -52,7 +53,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
         .record(elapsed.as_secs_f64());
-    let bytes_out = response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
+    let bytes_out = response.body().size_hint().lower();
     tracing::info!(
         target: "taskify::access",
         request_id,
@@ -63,7 +65,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         client_ip = client_ip.map(|ip| ip.to_string()),
-        user_id = slot.0.get().map(ToString::to_string),
+        // Always present: tracing cannot write a JSON null, so an anonymous request logs "".
+        user_id = slot.0.get().map(ToString::to_string).unwrap_or_default(),
         user_agent,
         bytes_out,
         "request completed"

@@ -1,0 +1,16 @@
+//! End-to-end HTTP tests of Taskify against the contract in SPEC.md (§12 acceptance scenarios,
+//! plus bad-input and security checks). Every module compiles into this one test binary; every
+//! scenario gets its own server and database, and most run on both SQLite and PostgreSQL.
+
+mod helpers;
+mod raw_http;
+mod server_process;
+mod tokens;
+
+mod authentication;
+mod bad_input;
+mod binary;
+mod infrastructure;
+mod profile;
+mod security;
+mod tasks;

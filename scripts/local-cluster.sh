@@ -1,0 +1,798 @@
+#!/usr/bin/env bash
+# A local Taskify cluster without Docker: N instances behind nginx (SPEC §11.3). The scale-out,
+# coherence and outage scenarios of SPEC §12.I run against it.
+#
+#   scripts/local-cluster.sh start N [--redis URL | --no-redis] [--db URL]
+#   scripts/local-cluster.sh stop
+#   scripts/local-cluster.sh status
+#   scripts/local-cluster.sh kill <i>         SIGKILL node i
+#   scripts/local-cluster.sh restart <i>      stop node i gracefully (SIGTERM), start it again
+#   scripts/local-cluster.sh redis-stop       stop the local redis-server (an outage)
+#   scripts/local-cluster.sh redis-start      start it again
+#
+# start:
+#   * node i (1..N) listens on 127.0.0.1:1808i with INSTANCE_ID=node<i>,
+#     TRUSTED_PROXIES=127.0.0.1/32 and one JWT_SECRET shared by all (JWT_SECRET from the
+#     environment, else a random one);
+#   * one database for all: --db URL, else a fresh SQLite file (WAL mode) .cluster/taskify.db;
+#   * Redis: --redis URL; else a local redis-server on 127.0.0.1:16379 when one is installed;
+#     --no-redis runs without Redis;
+#   * nginx on 127.0.0.1:18080 in front of the nodes, as the current user, with its prefix, pid,
+#     logs and temp folders under .cluster/nginx/, and the behaviour of SPEC §11.2 (least_conn,
+#     keep-alive, one retry of idempotent requests on error/timeout/502, X-Forwarded-For replaced
+#     by the peer address, X-Request-Id passed on or generated, /nginx-health, /metrics 404,
+#     client_max_body_size 2m, timeouts 30/60/60 s, no gzip, no added headers). The upstream is a
+#     static list of the N local ports: there is no Docker DNS to re-resolve here;
+#   * all nodes start at once, then it waits (at most 30 s) until every /ready answers 200.
+#   Other environment variables of Taskify (RATE_LIMIT_*, ADMIN_*, CACHE_*, JOB_*, LOG_*, …) are
+#   passed to the nodes and remembered for `restart`, where the values set then take precedence.
+#   Each start begins with an empty .cluster/ (a fresh SQLite database, new logs).
+#
+# redis-stop saves the dataset (SHUTDOWN SAVE) and redis-start loads it again, like a Redis that
+# restarts with persistence: values cached before an outage are still there afterwards.
+#
+# Files: .cluster/node<i>.log and .pid, .cluster/nginx/{nginx.conf,logs/,temp/,nginx.pid},
+# .cluster/redis/{redis.log,redis.pid,dump.rdb}, .cluster/cluster.env (the cluster's settings).
+#
+# Environment: TASKIFY_BIN (default target/release/taskify), NGINX_BIN (default: nginx from PATH,
+# else /usr/sbin/nginx), REDIS_SERVER_BIN (default redis-server), CLUSTER_DIR (default .cluster),
+# REAL_IP_FROM (optional CIDRs whose X-Forwarded-For nginx believes).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
+RUN_DIR=${CLUSTER_DIR:-$ROOT/.cluster}
+readonly RUN_DIR
+readonly STATE_FILE="$RUN_DIR/cluster.env"
+readonly NGINX_DIR="$RUN_DIR/nginx"
+readonly REDIS_DIR="$RUN_DIR/redis"
+
+readonly NGINX_PORT=18080
+readonly NODE_BASE_PORT=18080 # node i listens on NODE_BASE_PORT + i
+readonly MAX_NODES=9
+readonly LOCAL_REDIS_PORT=16379
+readonly READY_TIMEOUT=30
+# SHUTDOWN_TIMEOUT (30 s) plus the job stop and the audit flush (SPEC §8.3).
+readonly STOP_TIMEOUT=45
+
+# The Taskify variables (SPEC §9.1) that are passed through to the nodes and remembered for
+# `restart`. HOST, PORT, INSTANCE_ID, TRUSTED_PROXIES, JWT_SECRET, DATABASE_URL and the Redis
+# address are set by this script.
+readonly PASSTHROUGH_RE='^(ENVIRONMENT|READ_TIMEOUT|WRITE_TIMEOUT|IDLE_TIMEOUT|REQUEST_TIMEOUT|SHUTDOWN_TIMEOUT|BODY_LIMIT_BYTES|LOG_LEVEL|LOG_FORMAT|METRICS_ENABLED|UI_ENABLED|DB_MAX_OPEN_CONNS|DB_MAX_IDLE_CONNS|DB_CONN_MAX_LIFETIME|DB_CONN_MAX_IDLE_TIME|DB_MIGRATE_ON_START|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|REFRESH_REUSE_GRACE|ARGON2_[A-Z_]+|LOGIN_[A-Z_]+|ADMIN_EMAIL|ADMIN_USERNAME|ADMIN_PASSWORD|IDEMPOTENCY_TTL|POLICY_FILE|AUDIT_[A-Z_]+|RATE_LIMIT_[A-Z_]+|CORS_[A-Z_]+|CACHE_[A-Z_0-9]+|JOB_[A-Z_]+|SINGLE_INSTANCE|REDIS_POOL_SIZE|REDIS_MIN_IDLE_CONNS|REDIS_MAX_RETRIES|REDIS_DIAL_TIMEOUT|REDIS_READ_TIMEOUT|REDIS_WRITE_TIMEOUT|RUST_LOG|RUST_BACKTRACE)$'
+
+die() {
+  printf 'local-cluster: error: %s\n' "$*" >&2
+  exit 1
+}
+
+info() {
+  printf 'local-cluster: %s\n' "$*"
+}
+
+warn() {
+  printf 'local-cluster: warning: %s\n' "$*" >&2
+}
+
+usage() {
+  cat >&2 <<'USAGE'
+usage: scripts/local-cluster.sh start N [--redis URL | --no-redis] [--db URL]
+       scripts/local-cluster.sh stop | status | kill <i> | restart <i> | redis-stop | redis-start
+USAGE
+  exit 2
+}
+
+# --- small helpers ---------------------------------------------------------------------------
+
+node_port() {
+  printf '%d' $((NODE_BASE_PORT + $1))
+}
+
+# True when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  # shellcheck disable=SC2016 # $0 is expanded by the inner bash.
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null
+}
+
+# HTTP status of GET URL ("000" when there is no answer).
+http_code() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
+}
+
+# pid_alive PID: the process exists (and is not a zombie).
+pid_alive() {
+  local pid=$1 state
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+  [[ $state != Z ]]
+}
+
+# pid_matches PID WORD: the process is alive and its command line contains WORD, so a pid that
+# was recycled by an unrelated process is never signalled.
+pid_matches() {
+  local pid=$1 word=$2
+  pid_alive "$pid" || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 0 # no procfs: trust the pid file
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$word"
+}
+
+read_pid() {
+  if [[ -f $1 ]]; then
+    tr -dc '0-9' <"$1" || true
+  fi
+}
+
+random_secret() {
+  head -c 48 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_'
+}
+
+# Absolute path of the taskify binary: TASKIFY_BIN (relative to the current folder, else to
+# the repository), else the one remembered at start, else target/release/taskify.
+resolve_bin() {
+  local bin=${TASKIFY_BIN:-${CLUSTER_BIN:-target/release/taskify}}
+  if [[ $bin != /* ]]; then
+    if [[ -e $PWD/$bin ]]; then
+      bin="$PWD/$bin"
+    else
+      bin="$ROOT/$bin"
+    fi
+  fi
+  [[ -x $bin ]] ||
+    die "taskify binary not found at $bin (build it with 'cargo build --release -p taskify-server', or set TASKIFY_BIN)"
+  printf '%s' "$bin"
+}
+
+nginx_bin() {
+  if [[ -n ${NGINX_BIN:-} ]]; then
+    printf '%s' "$NGINX_BIN"
+  elif command -v nginx >/dev/null 2>&1; then
+    command -v nginx
+  elif [[ -x /usr/sbin/nginx ]]; then
+    printf '/usr/sbin/nginx'
+  else
+    return 1
+  fi
+}
+
+load_state() {
+  [[ -f $STATE_FILE ]] || return 1
+  # Our own file, written by save_state with %q quoting.
+  # shellcheck source=/dev/null
+  source "$STATE_FILE"
+}
+
+# --- state -----------------------------------------------------------------------------------
+
+# save_state: the cluster's settings and the passed-through Taskify variables.
+save_state() {
+  local name
+  {
+    printf '# Written by scripts/local-cluster.sh start on %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'CLUSTER_N=%q\n' "$CLUSTER_N"
+    printf 'CLUSTER_BIN=%q\n' "$CLUSTER_BIN"
+    printf 'CLUSTER_DB_URL=%q\n' "$CLUSTER_DB_URL"
+    printf 'CLUSTER_REDIS_MODE=%q\n' "$CLUSTER_REDIS_MODE"
+    printf 'CLUSTER_REDIS_URL=%q\n' "$CLUSTER_REDIS_URL"
+    printf 'CLUSTER_JWT_SECRET=%q\n' "$CLUSTER_JWT_SECRET"
+    printf 'CLUSTER_PASSTHROUGH=()\n'
+    while IFS= read -r name; do
+      [[ $name =~ $PASSTHROUGH_RE ]] || continue
+      printf 'CLUSTER_PASSTHROUGH+=(%q)\n' "$name=${!name}"
+    done < <(compgen -e | sort)
+  } >"$STATE_FILE"
+  chmod 600 "$STATE_FILE"
+}
+
+# --- nodes -----------------------------------------------------------------------------------
+
+# start_node I: launches node I in its own session; returns at once.
+start_node() {
+  local i=$1 port pidfile log bin
+  port=$(node_port "$i")
+  pidfile="$RUN_DIR/node$i.pid"
+  log="$RUN_DIR/node$i.log"
+  bin=$(resolve_bin)
+  if port_open "$port"; then
+    die "port $port (node$i) is already in use"
+  fi
+
+  # Remembered variables that are not set now (values set now win).
+  local extra=() entry name
+  for entry in "${CLUSTER_PASSTHROUGH[@]}"; do
+    name=${entry%%=*}
+    [[ -n ${!name+x} ]] && continue
+    extra+=("$entry")
+  done
+  local redis=()
+  if [[ -n $CLUSTER_REDIS_URL ]]; then
+    redis=("REDIS_URL=$CLUSTER_REDIS_URL")
+  fi
+
+  rm -f "$pidfile"
+  printf '\n=== node%s starting on 127.0.0.1:%s at %s (%s)\n' "$i" "$port" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$bin" >>"$log"
+  # The node runs from .cluster/, so a .env in the repository is not read. setsid detaches it
+  # from this script's process group; the inner shell writes its own pid (the node's, after
+  # exec) whether or not setsid had to fork.
+  # shellcheck disable=SC2016 # $$, $0 and $@ belong to the inner bash.
+  (
+    cd "$RUN_DIR"
+    exec setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" \
+      env -u REDIS_URL -u REDIS_HOST -u REDIS_PORT -u REDIS_PASSWORD -u REDIS_DB \
+      -u DB_HOST -u DATABASE_URL \
+      "${extra[@]}" \
+      HOST=127.0.0.1 PORT="$port" INSTANCE_ID="node$i" TRUSTED_PROXIES=127.0.0.1/32 \
+      JWT_SECRET="$CLUSTER_JWT_SECRET" DATABASE_URL="$CLUSTER_DB_URL" "${redis[@]}" \
+      "$bin" serve
+  ) </dev/null >>"$log" 2>&1 &
+
+  local waited=0
+  until [[ -s $pidfile ]]; do
+    sleep 0.05
+    waited=$((waited + 1))
+    ((waited < 100)) || die "node$i did not start (see $log)"
+  done
+}
+
+node_pid() {
+  read_pid "$RUN_DIR/node$1.pid"
+}
+
+node_running() {
+  local pid
+  pid=$(node_pid "$1")
+  [[ -n $pid ]] && pid_matches "$pid" taskify
+}
+
+# stop_nodes SIGNAL I…: signals the running nodes, then waits for them (SIGKILL after
+# STOP_TIMEOUT s for SIGTERM).
+stop_nodes() {
+  local signal=$1 i pid
+  shift
+  local pids=() names=()
+  for i in "$@"; do
+    pid=$(node_pid "$i")
+    if [[ -n $pid ]] && pid_matches "$pid" taskify; then
+      kill "-$signal" "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      names+=("node$i")
+    fi
+  done
+  local limit=$STOP_TIMEOUT k
+  [[ $signal == KILL ]] && limit=5
+  local deadline=$((SECONDS + limit))
+  for k in "${!pids[@]}"; do
+    while pid_alive "${pids[$k]}"; do
+      if ((SECONDS >= deadline)); then
+        warn "${names[$k]} (pid ${pids[$k]}) still running after ${limit}s; sending SIGKILL"
+        kill -KILL "${pids[$k]}" 2>/dev/null || true
+        sleep 0.2
+        break
+      fi
+      sleep 0.1
+    done
+  done
+  for i in "$@"; do
+    pid=$(node_pid "$i")
+    if [[ -z $pid ]] || ! pid_alive "$pid"; then
+      rm -f "$RUN_DIR/node$i.pid"
+    fi
+  done
+}
+
+# wait_ready I…: every given node answers 200 on /ready within READY_TIMEOUT s.
+wait_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT)) i pending
+  while :; do
+    pending=()
+    for i in "$@"; do
+      if ! node_running "$i"; then
+        printf 'local-cluster: node%s exited during start-up; last lines of %s:\n' "$i" "$RUN_DIR/node$i.log" >&2
+        tail -n 20 "$RUN_DIR/node$i.log" >&2 || true
+        return 1
+      fi
+      [[ $(http_code "http://127.0.0.1:$(node_port "$i")/ready") == 200 ]] || pending+=("$i")
+    done
+    ((${#pending[@]} == 0)) && return 0
+    if ((SECONDS >= deadline)); then
+      for i in "${pending[@]}"; do
+        printf 'local-cluster: node%s not ready after %ss; last lines of %s:\n' "$i" "$READY_TIMEOUT" "$RUN_DIR/node$i.log" >&2
+        tail -n 20 "$RUN_DIR/node$i.log" >&2 || true
+      done
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# --- nginx -----------------------------------------------------------------------------------
+
+write_nginx_conf() {
+  local n=$1 i user_line="" real_ip=""
+  mkdir -p "$NGINX_DIR/logs" "$NGINX_DIR/temp"
+  if ((EUID == 0)); then
+    # The master runs as root here: keep the workers as the current user too (nginx's default,
+    # nobody, cannot write the temp folders under .cluster/).
+    user_line="user $(id -un) $(id -gn);"
+  fi
+  if [[ -n ${REAL_IP_FROM:-} ]]; then
+    local cidr
+    for cidr in ${REAL_IP_FROM//,/ }; do
+      [[ $cidr =~ ^[0-9A-Fa-f.:/]+$ ]] || die "invalid entry in REAL_IP_FROM: $cidr"
+      real_ip+="        set_real_ip_from $cidr;"$'\n'
+    done
+    real_ip+="        real_ip_header X-Forwarded-For;"$'\n'"        real_ip_recursive on;"$'\n'
+  fi
+  local servers=""
+  for ((i = 1; i <= n; i++)); do
+    servers+="        server 127.0.0.1:$(node_port "$i") max_fails=1 fail_timeout=5s;"$'\n'
+  done
+
+  cat >"$NGINX_DIR/nginx.conf" <<CONF
+# Written by scripts/local-cluster.sh for $n node(s). The behaviour of deploy/nginx/nginx.conf
+# (SPEC §11.2), with a static upstream of the local ports instead of Docker DNS.
+$user_line
+worker_processes 1;
+daemon on;
+pid "$NGINX_DIR/nginx.pid";
+error_log "$NGINX_DIR/logs/error.log" notice;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    default_type application/octet-stream;
+    server_tokens off;
+    sendfile on;
+    keepalive_timeout 65s;
+    gzip off;
+    client_max_body_size 2m;
+
+    client_body_temp_path "$NGINX_DIR/temp/client_body";
+    proxy_temp_path "$NGINX_DIR/temp/proxy";
+    fastcgi_temp_path "$NGINX_DIR/temp/fastcgi";
+    uwsgi_temp_path "$NGINX_DIR/temp/uwsgi";
+    scgi_temp_path "$NGINX_DIR/temp/scgi";
+
+    map \$http_x_request_id \$taskify_request_id {
+        default \$http_x_request_id;
+        ""      \$request_id;
+    }
+
+    log_format taskify '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status '
+                       '\$body_bytes_sent "\$http_user_agent" request_id=\$taskify_request_id '
+                       'upstream=\$upstream_addr upstream_status=\$upstream_status '
+                       'request_time=\$request_time';
+    access_log "$NGINX_DIR/logs/access.log" taskify;
+
+    upstream taskify_api {
+        zone taskify_api 64k;
+        least_conn;
+$servers
+        keepalive 32;
+        keepalive_timeout 50s;
+    }
+
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        server_name _;
+$real_ip
+        location = /nginx-health {
+            access_log off;
+            default_type text/plain;
+            return 200 "healthy\\n";
+        }
+
+        location = /metrics {
+            return 404;
+        }
+
+        location / {
+            proxy_pass http://taskify_api;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Request-Id \$taskify_request_id;
+
+            proxy_connect_timeout 30s;
+            proxy_send_timeout 60s;
+            proxy_read_timeout 60s;
+
+            # Idempotent requests only: non_idempotent is deliberately not listed.
+            proxy_next_upstream error timeout http_502;
+            proxy_next_upstream_tries 2;
+        }
+    }
+}
+CONF
+}
+
+nginx_args() {
+  printf '%s\n' -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$NGINX_DIR/logs/error.log"
+}
+
+start_nginx() {
+  local bin args
+  bin=$(nginx_bin) || die "nginx is not installed (apt-get install nginx)"
+  mapfile -t args < <(nginx_args)
+  if port_open "$NGINX_PORT"; then
+    die "port $NGINX_PORT is already in use"
+  fi
+  "$bin" -t -q "${args[@]}" || die "the generated nginx configuration is invalid ($NGINX_DIR/nginx.conf)"
+  "$bin" "${args[@]}" || die "nginx did not start (see $NGINX_DIR/logs/error.log)"
+  local waited=0
+  until [[ $(http_code "http://127.0.0.1:$NGINX_PORT/nginx-health") == 200 ]]; do
+    sleep 0.1
+    waited=$((waited + 1))
+    ((waited < 50)) || die "nginx does not answer on 127.0.0.1:$NGINX_PORT (see $NGINX_DIR/logs/error.log)"
+  done
+}
+
+nginx_pid() {
+  read_pid "$NGINX_DIR/nginx.pid"
+}
+
+stop_nginx() {
+  local pid
+  pid=$(nginx_pid)
+  [[ -n $pid ]] && pid_matches "$pid" nginx || return 0
+  kill -QUIT "$pid" 2>/dev/null || true
+  local waited=0
+  while pid_alive "$pid"; do
+    sleep 0.1
+    waited=$((waited + 1))
+    if ((waited == 100)); then
+      kill -TERM "$pid" 2>/dev/null || true
+    elif ((waited > 150)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+  done
+  rm -f "$NGINX_DIR/nginx.pid"
+}
+
+# --- local redis-server ----------------------------------------------------------------------
+
+redis_cli() {
+  redis-cli -h 127.0.0.1 -p "$LOCAL_REDIS_PORT" "$@"
+}
+
+local_redis_pid() {
+  read_pid "$REDIS_DIR/redis.pid"
+}
+
+local_redis_running() {
+  local pid
+  pid=$(local_redis_pid)
+  [[ -n $pid ]] && pid_matches "$pid" redis-server
+}
+
+start_local_redis() {
+  local bin=${REDIS_SERVER_BIN:-redis-server}
+  command -v "$bin" >/dev/null 2>&1 || die "redis-server is not installed (apt-get install redis-server)"
+  if local_redis_running; then
+    info "the local redis-server is already running (pid $(local_redis_pid))"
+    return 0
+  fi
+  port_open "$LOCAL_REDIS_PORT" && die "port $LOCAL_REDIS_PORT is in use by a process this script did not start"
+  mkdir -p "$REDIS_DIR"
+  "$bin" --port "$LOCAL_REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
+    --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" \
+    --dir "$REDIS_DIR" --dbfilename dump.rdb --save '' --appendonly no \
+    >/dev/null || die "redis-server did not start (see $REDIS_DIR/redis.log)"
+  local waited=0
+  until [[ $(redis_cli ping 2>/dev/null) == PONG ]]; do
+    sleep 0.1
+    waited=$((waited + 1))
+    ((waited < 50)) || die "redis-server does not answer on 127.0.0.1:$LOCAL_REDIS_PORT (see $REDIS_DIR/redis.log)"
+  done
+}
+
+# stop_local_redis save|nosave
+stop_local_redis() {
+  local mode=$1 pid
+  pid=$(local_redis_pid)
+  [[ -n $pid ]] && pid_matches "$pid" redis-server || return 0
+  redis_cli shutdown "$mode" >/dev/null 2>&1 || true
+  local waited=0
+  while pid_alive "$pid"; do
+    sleep 0.1
+    waited=$((waited + 1))
+    if ((waited == 50)); then
+      kill -TERM "$pid" 2>/dev/null || true
+    elif ((waited > 100)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+  done
+  rm -f "$REDIS_DIR/redis.pid"
+}
+
+# --- commands --------------------------------------------------------------------------------
+
+anything_running() {
+  local f pid
+  for f in "$RUN_DIR"/node*.pid; do
+    [[ -e $f ]] || continue
+    pid=$(read_pid "$f")
+    [[ -n $pid ]] && pid_matches "$pid" taskify && return 0
+  done
+  pid=$(nginx_pid)
+  [[ -n $pid ]] && pid_matches "$pid" nginx && return 0
+  local_redis_running
+}
+
+cmd_start() {
+  [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
+  local n=$((10#$1))
+  shift
+  ((n >= 1 && n <= MAX_NODES)) || die "N must be between 1 and $MAX_NODES"
+  local redis_mode=auto redis_url="" db_url=""
+  while (($#)); do
+    case $1 in
+      --redis)
+        [[ $# -ge 2 && -n $2 ]] || usage
+        [[ $redis_mode == auto ]] || die "give only one of --redis and --no-redis"
+        redis_mode=external
+        redis_url=$2
+        shift 2
+        ;;
+      --no-redis)
+        [[ $redis_mode == auto ]] || die "give only one of --redis and --no-redis"
+        redis_mode=none
+        shift
+        ;;
+      --db)
+        [[ $# -ge 2 && -n $2 ]] || usage
+        db_url=$2
+        shift 2
+        ;;
+      *) usage ;;
+    esac
+  done
+  command -v curl >/dev/null 2>&1 || die "curl is required"
+  command -v setsid >/dev/null 2>&1 || die "setsid is required (util-linux)"
+  nginx_bin >/dev/null || die "nginx is not installed (apt-get install nginx)"
+
+  if anything_running; then
+    die "a cluster is already running in $RUN_DIR; run 'scripts/local-cluster.sh stop' first"
+  fi
+  local i
+  for ((i = 1; i <= n; i++)); do
+    port_open "$(node_port "$i")" && die "port $(node_port "$i") is already in use"
+  done
+  port_open "$NGINX_PORT" && die "port $NGINX_PORT is already in use"
+
+  if [[ $redis_mode == auto ]]; then
+    if command -v "${REDIS_SERVER_BIN:-redis-server}" >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+      redis_mode=local
+    else
+      warn "redis-server is not installed: running without Redis (per-instance caches and limits)"
+      redis_mode=none
+    fi
+  fi
+  if [[ $redis_mode == local ]]; then
+    port_open "$LOCAL_REDIS_PORT" && die "port $LOCAL_REDIS_PORT is already in use (a redis-server from an earlier run?)"
+    redis_url="redis://127.0.0.1:$LOCAL_REDIS_PORT/0"
+  fi
+
+  # A fresh run folder: no database, logs or pid files from an earlier run. Only a folder that
+  # this script created (it holds cluster.env) or an empty one is ever emptied.
+  mkdir -p "$RUN_DIR"
+  if [[ -n $(find "$RUN_DIR" -mindepth 1 -maxdepth 1 -print -quit) && ! -f $STATE_FILE ]]; then
+    die "$RUN_DIR is not empty and was not made by this script; remove it or set CLUSTER_DIR"
+  fi
+  find "$RUN_DIR" -mindepth 1 -delete
+  [[ -n $db_url ]] || db_url="sqlite://$RUN_DIR/taskify.db"
+
+  CLUSTER_N=$n
+  CLUSTER_BIN=$(resolve_bin)
+  CLUSTER_DB_URL=$db_url
+  CLUSTER_REDIS_MODE=$redis_mode
+  CLUSTER_REDIS_URL=$redis_url
+  CLUSTER_JWT_SECRET=${JWT_SECRET:-$(random_secret)}
+  CLUSTER_PASSTHROUGH=()
+  save_state
+  load_state
+
+  if [[ $redis_mode == local ]]; then
+    info "starting redis-server on 127.0.0.1:$LOCAL_REDIS_PORT"
+    start_local_redis
+  fi
+
+  info "starting $n node(s) ($CLUSTER_BIN)"
+  for ((i = 1; i <= n; i++)); do
+    # In a subshell, so that a failure (its `die`) still stops what was started.
+    if ! (start_node "$i"); then
+      cmd_stop >/dev/null 2>&1 || true
+      exit 1
+    fi
+  done
+  write_nginx_conf "$n"
+  info "starting nginx on 127.0.0.1:$NGINX_PORT"
+  if ! start_nginx_checked; then
+    cmd_stop >/dev/null 2>&1 || true
+    exit 1
+  fi
+
+  local nodes=()
+  for ((i = 1; i <= n; i++)); do nodes+=("$i"); done
+  info "waiting up to ${READY_TIMEOUT}s for every /ready"
+  if ! wait_ready "${nodes[@]}"; then
+    warn "the cluster did not become ready; stopping it (logs stay in $RUN_DIR)"
+    cmd_stop >/dev/null 2>&1 || true
+    exit 1
+  fi
+  if [[ $(http_code "http://127.0.0.1:$NGINX_PORT/ready") != 200 ]]; then
+    warn "nodes are ready but /ready through nginx is not 200; stopping (see $NGINX_DIR/logs/error.log)"
+    cmd_stop >/dev/null 2>&1 || true
+    exit 1
+  fi
+
+  printf '\nTaskify cluster ready: %d node(s) behind http://127.0.0.1:%d\n' "$n" "$NGINX_PORT"
+  for ((i = 1; i <= n; i++)); do
+    printf '  node%d  http://127.0.0.1:%d  pid %s  log %s\n' "$i" "$(node_port "$i")" "$(node_pid "$i")" "$RUN_DIR/node$i.log"
+  done
+  printf '  database  %s\n' "$(redact_url "$CLUSTER_DB_URL")"
+  case $CLUSTER_REDIS_MODE in
+    local) printf '  redis     %s (local redis-server, pid %s)\n' "$CLUSTER_REDIS_URL" "$(local_redis_pid)" ;;
+    external) printf '  redis     %s\n' "$(redact_url "$CLUSTER_REDIS_URL")" ;;
+    *) printf '  redis     disabled\n' ;;
+  esac
+  local line
+  line=$(grep -h 'Initial admin password for' "$RUN_DIR"/node*.log 2>/dev/null | head -n 1 || true)
+  [[ -z $line ]] || printf '  %s\n' "$line"
+}
+
+# start_nginx in a subshell, so its `die` does not skip the clean-up in cmd_start.
+start_nginx_checked() {
+  (start_nginx)
+}
+
+# A URL without its password.
+redact_url() {
+  sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"
+}
+
+cmd_stop() {
+  [[ $# -eq 0 ]] || usage
+  load_state || true
+  if ! anything_running; then
+    info "nothing is running in $RUN_DIR"
+    return 0
+  fi
+  stop_nginx
+  local nodes=() f i
+  for f in "$RUN_DIR"/node*.pid; do
+    [[ -e $f ]] || continue
+    i=${f##*/node}
+    nodes+=("${i%.pid}")
+  done
+  if ((${#nodes[@]})); then
+    info "stopping node(s) ${nodes[*]} (SIGTERM, up to ${STOP_TIMEOUT}s)"
+    stop_nodes TERM "${nodes[@]}"
+  fi
+  stop_local_redis nosave
+  info "stopped (logs kept in $RUN_DIR)"
+}
+
+cmd_status() {
+  [[ $# -eq 0 ]] || usage
+  if ! load_state; then
+    info "no cluster in $RUN_DIR"
+    return 3
+  fi
+  local i pid state ready
+  printf '%-6s %-8s %-6s %-8s %s\n' NODE PID PORT STATE READY
+  for ((i = 1; i <= CLUSTER_N; i++)); do
+    pid=$(node_pid "$i")
+    if node_running "$i"; then
+      state=running
+      ready=$(http_code "http://127.0.0.1:$(node_port "$i")/ready")
+    else
+      state=stopped
+      ready=-
+      pid=-
+    fi
+    printf '%-6s %-8s %-6s %-8s %s\n' "node$i" "${pid:--}" "$(node_port "$i")" "$state" "$ready"
+  done
+  pid=$(nginx_pid)
+  if [[ -n $pid ]] && pid_matches "$pid" nginx; then
+    printf '%-6s %-8s %-6s %-8s %s\n' nginx "$pid" "$NGINX_PORT" running "$(http_code "http://127.0.0.1:$NGINX_PORT/nginx-health")"
+  else
+    printf '%-6s %-8s %-6s %-8s %s\n' nginx - "$NGINX_PORT" stopped -
+  fi
+  case $CLUSTER_REDIS_MODE in
+    local)
+      if local_redis_running; then
+        printf '%-6s %-8s %-6s %-8s %s\n' redis "$(local_redis_pid)" "$LOCAL_REDIS_PORT" running "$(redis_cli ping 2>/dev/null || echo -)"
+      else
+        printf '%-6s %-8s %-6s %-8s %s\n' redis - "$LOCAL_REDIS_PORT" stopped -
+      fi
+      ;;
+    external) printf 'redis: external %s\n' "$(redact_url "$CLUSTER_REDIS_URL")" ;;
+    *) printf 'redis: disabled\n' ;;
+  esac
+  printf 'database: %s\n' "$(redact_url "$CLUSTER_DB_URL")"
+}
+
+# node_arg I: validates a node number against the running cluster.
+node_arg() {
+  [[ ${1:-} =~ ^[0-9]+$ ]] || usage
+  load_state || die "no cluster in $RUN_DIR (run 'scripts/local-cluster.sh start N' first)"
+  local i=$((10#$1))
+  ((i >= 1 && i <= CLUSTER_N)) || die "node $i does not exist (the cluster has $CLUSTER_N node(s))"
+  printf '%d' "$i"
+}
+
+cmd_kill() {
+  [[ $# -eq 1 ]] || usage
+  local i
+  i=$(node_arg "$1")
+  load_state
+  node_running "$i" || die "node$i is not running"
+  local pid
+  pid=$(node_pid "$i")
+  stop_nodes KILL "$i"
+  info "node$i (pid $pid) killed with SIGKILL"
+}
+
+cmd_restart() {
+  [[ $# -eq 1 ]] || usage
+  local i
+  i=$(node_arg "$1")
+  load_state
+  if node_running "$i"; then
+    info "stopping node$i (SIGTERM, up to ${STOP_TIMEOUT}s)"
+    stop_nodes TERM "$i"
+  fi
+  info "starting node$i"
+  start_node "$i"
+  wait_ready "$i" || die "node$i did not become ready"
+  info "node$i ready on 127.0.0.1:$(node_port "$i") (pid $(node_pid "$i"))"
+}
+
+require_local_redis() {
+  load_state || die "no cluster in $RUN_DIR (run 'scripts/local-cluster.sh start N' first)"
+  case $CLUSTER_REDIS_MODE in
+    local) ;;
+    external) die "the cluster uses an external Redis ($(redact_url "$CLUSTER_REDIS_URL")); redis-stop and redis-start only control the local redis-server" ;;
+    *) die "the cluster runs without Redis" ;;
+  esac
+}
+
+cmd_redis_stop() {
+  [[ $# -eq 0 ]] || usage
+  require_local_redis
+  local_redis_running || die "the local redis-server is not running"
+  stop_local_redis save
+  info "redis-server on 127.0.0.1:$LOCAL_REDIS_PORT stopped (dataset saved to $REDIS_DIR/dump.rdb)"
+}
+
+cmd_redis_start() {
+  [[ $# -eq 0 ]] || usage
+  require_local_redis
+  start_local_redis
+  info "redis-server on 127.0.0.1:$LOCAL_REDIS_PORT running (pid $(local_redis_pid))"
+}
+
+main() {
+  (($#)) || usage
+  local command=$1
+  shift
+  case $command in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    kill) cmd_kill "$@" ;;
+    restart) cmd_restart "$@" ;;
+    redis-stop) cmd_redis_stop "$@" ;;
+    redis-start) cmd_redis_start "$@" ;;
+    -h | --help | help) usage ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
