@@ -3,6 +3,7 @@
 //! the target is looked up, so callers without the right cannot probe for ids.
 
 use crate::access::{Access, Resource};
+use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult, Violations};
@@ -209,12 +210,13 @@ pub fn audit_query(query: &QueryInput) -> CoreResult<AuditQuery> {
 pub struct AdminService {
     store: Store,
     access: Access,
+    caching: Caching,
     config: Arc<CoreConfig>,
 }
 
 impl AdminService {
-    pub fn new(store: Store, access: Access, config: Arc<CoreConfig>) -> Self {
-        Self { store, access, config }
+    pub fn new(store: Store, access: Access, caching: Caching, config: Arc<CoreConfig>) -> Self {
+        Self { store, access, caching, config }
     }
 
     async fn allow(&self, principal: &Principal, action: &str, ctx: &RequestContext) -> CoreResult<()> {
@@ -248,7 +250,10 @@ impl AdminService {
     ) -> CoreResult<User> {
         self.allow(p, "user:update", ctx).await?;
         match self.store.patch_user(id, &patch, time::now()).await? {
-            AdminWrite::Done(user) => Ok(user),
+            AdminWrite::Done(user) => {
+                self.caching.principal_changed(id, true).await;
+                Ok(user)
+            }
             AdminWrite::NotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
             AdminWrite::LastAdmin => Err(CoreError::Conflict(MSG_LAST_ADMIN_DEACTIVATE)),
         }
@@ -258,7 +263,11 @@ impl AdminService {
         self.allow(p, "user:delete", ctx).await?;
         let access_ttl = chrono_duration(self.config.access_token_ttl);
         match self.store.soft_delete_user(id, time::now(), access_ttl).await? {
-            AdminWrite::Done(_) => Ok(()),
+            AdminWrite::Done(revoked) => {
+                self.caching.revoked(&revoked).await;
+                self.caching.principal_changed(id, true).await;
+                Ok(())
+            }
             AdminWrite::NotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
             AdminWrite::LastAdmin => Err(CoreError::Conflict(MSG_LAST_ADMIN_DELETE)),
         }
@@ -278,7 +287,10 @@ impl AdminService {
     ) -> CoreResult<RoleAssignment> {
         self.allow(p, "user:assign_role", ctx).await?;
         match self.store.assign_role(user_id, &role, expires_at, Some(p.user_id), time::now()).await? {
-            AssignOutcome::Assigned(a) => Ok(a),
+            AssignOutcome::Assigned(a) => {
+                self.caching.principal_changed(user_id, false).await;
+                Ok(a)
+            }
             AssignOutcome::UserNotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
             AssignOutcome::UnknownRole => Err(CoreError::field("role", "is not a known role")),
             AssignOutcome::AlreadyAssigned => Err(CoreError::Conflict(MSG_ROLE_ASSIGNED)),
@@ -288,7 +300,10 @@ impl AdminService {
     pub async fn revoke_role(&self, p: &Principal, user_id: Uuid, role: &str, ctx: &RequestContext) -> CoreResult<()> {
         self.allow(p, "user:revoke_role", ctx).await?;
         match self.store.revoke_role(user_id, role, Some(p.user_id), time::now()).await? {
-            RevokeOutcome::Revoked => Ok(()),
+            RevokeOutcome::Revoked => {
+                self.caching.principal_changed(user_id, false).await;
+                Ok(())
+            }
             RevokeOutcome::UserNotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
             RevokeOutcome::UnknownRole => Err(CoreError::NotFound("Role not found")),
             RevokeOutcome::NotAssigned => Err(CoreError::NotFound("Role assignment not found")),
@@ -296,14 +311,23 @@ impl AdminService {
         }
     }
 
-    /// Resolves the owner of attributes, after the decision: 404 for a missing user or task.
-    async fn attribute_owner(&self, owner: AttributeOwner) -> CoreResult<AttributeOwner> {
+    /// Checks that the owner of attributes exists, after the decision: 404 for a missing user
+    /// or task. Returns the user whose cached data the attributes feed (the task's owner).
+    async fn attribute_owner(&self, owner: AttributeOwner) -> CoreResult<Uuid> {
         match owner {
-            AttributeOwner::User(id) => self.live_user(id, false).await.map(|_| owner),
+            AttributeOwner::User(id) => self.live_user(id, false).await.map(|u| u.id),
             AttributeOwner::Task(id) => match self.store.get_task(id, time::now()).await? {
-                Some(_) => Ok(owner),
+                Some(record) => Ok(record.task.user_id),
                 None => Err(CoreError::NotFound(MSG_TASK_NOT_FOUND)),
             },
+        }
+    }
+
+    /// The cache effect of an attribute write (SPEC §5.3).
+    async fn attributes_changed(&self, owner: AttributeOwner, user: Uuid) {
+        match owner {
+            AttributeOwner::User(id) => self.caching.principal_changed(id, true).await,
+            AttributeOwner::Task(id) => self.caching.task_changed(id, user).await,
         }
     }
 
@@ -322,7 +346,7 @@ impl AdminService {
         ctx: &RequestContext,
     ) -> CoreResult<Vec<Attribute>> {
         self.allow(p, Self::attribute_action(owner, false), ctx).await?;
-        let owner = self.attribute_owner(owner).await?;
+        self.attribute_owner(owner).await?;
         Ok(self.store.list_attributes(owner, time::now()).await?)
     }
 
@@ -334,7 +358,7 @@ impl AdminService {
         ctx: &RequestContext,
     ) -> CoreResult<Attribute> {
         self.allow(p, Self::attribute_action(owner, false), ctx).await?;
-        let owner = self.attribute_owner(owner).await?;
+        self.attribute_owner(owner).await?;
         self.store.get_attribute(owner, key, time::now()).await?.ok_or(CoreError::NotFound("Attribute not found"))
     }
 
@@ -348,14 +372,16 @@ impl AdminService {
         ctx: &RequestContext,
     ) -> CoreResult<(Attribute, bool)> {
         self.allow(p, Self::attribute_action(owner, true), ctx).await?;
-        let owner = self.attribute_owner(owner).await?;
+        let user = self.attribute_owner(owner).await?;
         let attribute = NewAttribute {
             key: key.to_owned(),
             value: input.value,
             source: "manual".into(),
             expires_at: input.expires_at,
         };
-        Ok(self.store.put_attribute(owner, &attribute, time::now()).await?)
+        let written = self.store.put_attribute(owner, &attribute, time::now()).await?;
+        self.attributes_changed(owner, user).await;
+        Ok(written)
     }
 
     pub async fn delete_attribute(
@@ -366,12 +392,12 @@ impl AdminService {
         ctx: &RequestContext,
     ) -> CoreResult<()> {
         self.allow(p, Self::attribute_action(owner, true), ctx).await?;
-        let owner = self.attribute_owner(owner).await?;
-        if self.store.delete_attribute(owner, key).await? {
-            Ok(())
-        } else {
-            Err(CoreError::NotFound("Attribute not found"))
+        let user = self.attribute_owner(owner).await?;
+        if !self.store.delete_attribute(owner, key).await? {
+            return Err(CoreError::NotFound("Attribute not found"));
         }
+        self.attributes_changed(owner, user).await;
+        Ok(())
     }
 
     /// `GET /audit-logs`; the flag is `total_capped`.

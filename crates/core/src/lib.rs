@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod cached;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -24,6 +25,7 @@ use admin::AdminService;
 use audit::AuditSink;
 use auth::AuthService;
 use auth::password::PasswordHasherPool;
+use cached::Caching;
 use profile::ProfileService;
 use std::sync::Arc;
 use taskify_store::Store;
@@ -38,20 +40,23 @@ pub struct Services {
     pub tasks: TaskService,
     pub profiles: ProfileService,
     pub admin: AdminService,
+    pub caching: Caching,
     pub config: Arc<CoreConfig>,
 }
 
 impl Services {
-    /// Builds the services over `store`, writing audit rows to `audit`.
-    pub async fn new(store: Store, config: CoreConfig, audit: AuditSink) -> CoreResult<Self> {
+    /// Builds the services over `store`, writing audit rows to `audit` and caching through
+    /// `caching`.
+    pub async fn new(store: Store, config: CoreConfig, audit: AuditSink, caching: Caching) -> CoreResult<Self> {
         let config = Arc::new(config);
         let access = Access::new(audit, config.audit.allowed_reads);
         let passwords = PasswordHasherPool::new(&config.passwords).await?;
-        let auth = AuthService::new(store.clone(), passwords, access.clone(), config.clone())?;
+        let auth = AuthService::new(store.clone(), passwords, access.clone(), caching.clone(), config.clone())?;
         Ok(Self {
-            tasks: TaskService::new(store.clone(), access.clone(), config.clone()),
-            profiles: ProfileService::new(store.clone(), access.clone(), auth.clone()),
-            admin: AdminService::new(store.clone(), access.clone(), config.clone()),
+            tasks: TaskService::new(store.clone(), access.clone(), caching.clone(), config.clone()),
+            profiles: ProfileService::new(store.clone(), access.clone(), auth.clone(), caching.clone()),
+            admin: AdminService::new(store.clone(), access.clone(), caching.clone(), config.clone()),
+            caching,
             auth,
             access,
             store,

@@ -3,6 +3,7 @@
 
 use crate::access::{Access, Resource};
 use crate::auth::{AuthService, TokenPair, required};
+use crate::cached::Caching;
 use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult, Violations};
 use crate::input::{Field, JsonInput};
@@ -68,11 +69,12 @@ pub struct ProfileService {
     store: Store,
     access: Access,
     auth: AuthService,
+    caching: Caching,
 }
 
 impl ProfileService {
-    pub fn new(store: Store, access: Access, auth: AuthService) -> Self {
-        Self { store, access, auth }
+    pub fn new(store: Store, access: Access, auth: AuthService, caching: Caching) -> Self {
+        Self { store, access, auth, caching }
     }
 
     async fn user(&self, id: Uuid) -> CoreResult<User> {
@@ -108,6 +110,7 @@ impl ProfileService {
             .update_profile(principal.user_id, &update.changes, time::now())
             .await?
             .ok_or(CoreError::NotFound(MSG_USER_NOT_FOUND))?;
+        self.caching.principal_changed(principal.user_id, false).await;
         Ok((user, tokens))
     }
 

@@ -1,6 +1,6 @@
 //! Pagination and sort order (SPEC §0.7).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A validated page request: `page` 1–1 000 000, `page_size` 1–100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,7 +57,7 @@ impl Order {
 }
 
 /// One page of results plus the totals of §0.7.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub total: u64,

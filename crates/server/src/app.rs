@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use taskify_cache::Cache;
 use taskify_core::Services;
 use taskify_core::audit::AuditSink;
 use taskify_core::auth::AuthService;
 use taskify_core::bootstrap::{Bootstrap, bootstrap_admin};
+use taskify_core::cached::Caching;
 use taskify_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -73,15 +75,20 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let metrics = crate::telemetry::metrics_handle();
     let store = connect(&config).await?;
-    crate::telemetry::register_static_gauges(store.backend().as_str());
+    crate::telemetry::register_static_gauges(store.backend().as_str(), config.redis.is_some());
     let background = CancellationToken::new();
     let (audit, audit_writer) = AuditSink::start(store.clone(), &config.core.audit, background.clone());
-    let services = Services::new(store.clone(), config.core.clone(), audit).await?;
+    let cache = build_cache(&config).await?;
+    let caching = Caching::new(cache.clone(), config.cache_ttls.clone());
+    let services = Services::new(store.clone(), config.core.clone(), audit, caching).await?;
     prepare_database(&store, &services.auth, &config, config.migrate_on_start).await?;
 
     let address = listener.local_addr()?;
     log_startup(&config, &store, address);
     let housekeeping = tokio::spawn(housekeeping(store.clone(), config.audit_retention, background.clone()));
+    if let Some(every) = config.cache_warm_interval {
+        tokio::spawn(crate::warmup::periodically(services.clone(), every, background.clone()));
+    }
     let rate_limiter = Arc::new(LocalBuckets::new(config.rate_limits.idle));
     let state = AppState {
         services,
@@ -118,9 +125,19 @@ pub async fn serve(
     if audit_writer.await.is_err() {
         tracing::error!("the audit writer ended abnormally");
     }
+    cache.shutdown().await;
     store.close().await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The two-level cache: with Redis when configured (attaching in the background if Redis is
+/// down at start-up), else L1 only.
+pub async fn build_cache(config: &Config) -> anyhow::Result<Cache> {
+    match &config.redis {
+        Some(redis) => Cache::with_redis(config.cache.clone(), redis.clone()).await.context("invalid REDIS_URL"),
+        None => Ok(Cache::local(config.cache.clone())),
+    }
 }
 
 fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
@@ -131,7 +148,10 @@ fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
         %address,
         "Taskify starting"
     );
-    tracing::info!("Redis not configured: L2 cache and distributed job queue are disabled");
+    match &config.redis {
+        Some(redis) => tracing::info!(url = %taskify_cache::redact_url(&redis.url), "Redis enabled"),
+        None => tracing::info!("Redis not configured: L2 cache and distributed job queue are disabled"),
+    }
     if config.jwt_secret_generated {
         tracing::warn!("JWT_SECRET is not set: using a random secret, so tokens die with this process");
     }

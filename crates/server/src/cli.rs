@@ -9,6 +9,7 @@ use std::time::Duration;
 use taskify_core::Services;
 use taskify_core::audit::AuditSink;
 use taskify_core::bootstrap::{create_admin, promote};
+use taskify_core::cached::Caching;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -55,11 +56,14 @@ pub enum AdminCommand {
 }
 
 /// Services for one-shot commands; the returned token stops the audit writer.
+/// With Redis configured, changes made here (promotions) reach running servers through the
+/// cache's invalidation channel.
 async fn services(config: &Config) -> anyhow::Result<(Services, CancellationToken)> {
     let store = app::connect(config).await?;
     let stop = CancellationToken::new();
     let (audit, _writer) = AuditSink::start(store.clone(), &config.core.audit, stop.clone());
-    Ok((Services::new(store, config.core.clone(), audit).await?, stop))
+    let caching = Caching::new(app::build_cache(config).await?, config.cache_ttls.clone());
+    Ok((Services::new(store, config.core.clone(), audit, caching).await?, stop))
 }
 
 /// `taskify migrate`.
@@ -90,10 +94,17 @@ pub async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()>
             let id = promote(&services.store, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot promote: {}", describe(&e)))?;
+            if services.caching.cache().redis_configured() {
+                // The connection comes up in the background: wait for it briefly, so the
+                // invalidation reaches running servers at once instead of after the TTL.
+                services.caching.cache().wait_for_subscription(Duration::from_secs(2)).await;
+            }
+            services.caching.principal_changed(id, false).await;
             println!("{email} ({id}) now has the admin role.");
         }
     }
     stop.cancel();
+    services.caching.cache().shutdown().await;
     Ok(())
 }
 

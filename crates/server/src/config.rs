@@ -7,6 +7,8 @@ use crate::http::cors::CorsPolicy;
 use crate::http::rate_limit::{ClassLimit, RateLimits};
 use std::net::IpAddr;
 use std::time::Duration;
+use taskify_cache::{BreakerConfig, CacheConfig, RedisConfig};
+use taskify_core::cached::CacheTtls;
 use taskify_core::config::{AdminBootstrap, AllowedReads, AuditConfig, CoreConfig, PasswordConfig, ThrottleConfig};
 use taskify_store::PoolConfig;
 
@@ -57,6 +59,12 @@ pub struct Config {
     pub policy_file: Option<String>,
     pub cors: CorsPolicy,
     pub rate_limits: RateLimits,
+    /// `None` when Redis is not configured (L1 only, per-instance state).
+    pub redis: Option<RedisConfig>,
+    pub cache: CacheConfig,
+    pub cache_ttls: CacheTtls,
+    /// Period of the built-in warm-up; `None` disables it.
+    pub cache_warm_interval: Option<Duration>,
     /// Proxies whose `X-Forwarded-For` is believed (SPEC §7.5).
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
@@ -240,6 +248,53 @@ fn class_limit<F: Fn(&str) -> Option<String>>(
     })
 }
 
+/// `REDIS_URL`, or one built from `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
+fn redis_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Option<RedisConfig>, ConfigError> {
+    let url = match (vars.raw("REDIS_URL"), vars.raw("REDIS_HOST")) {
+        (Some(url), _) => {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(vars.fail("REDIS_URL", &redact_url(&url), "a redis:// URL"));
+            }
+            url
+        }
+        (None, Some(host)) => {
+            let port: u16 = vars.number("REDIS_PORT", 6379, 1, 65535)?;
+            let db: u32 = vars.number("REDIS_DB", 0, 0, 1024)?;
+            match vars.raw("REDIS_PASSWORD") {
+                Some(pw) => format!("redis://:{pw}@{host}:{port}/{db}"),
+                None => format!("redis://{host}:{port}/{db}"),
+            }
+        }
+        (None, None) => return Ok(None),
+    };
+    let mut redis = RedisConfig::new(url);
+    redis.dial_timeout = vars.duration("REDIS_DIAL_TIMEOUT", "5s")?;
+    redis.read_timeout = vars.duration("REDIS_READ_TIMEOUT", "250ms")?;
+    redis.write_timeout = vars.duration("REDIS_WRITE_TIMEOUT", "250ms")?;
+    redis.max_retries = vars.number("REDIS_MAX_RETRIES", 3, 0, 100)?;
+    Ok(Some(redis))
+}
+
+fn cache_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, instance_id: &str) -> Result<CacheConfig, ConfigError> {
+    let defaults = CacheConfig::default();
+    Ok(CacheConfig {
+        key_prefix: vars.string("CACHE_KEY_PREFIX", &defaults.key_prefix),
+        l1_max_entries: vars.number("CACHE_L1_MAX_ENTRIES", defaults.l1_max_entries, 1, 100_000_000)?,
+        l1_max_bytes: vars.number("CACHE_L1_MAX_BYTES", defaults.l1_max_bytes, 1024, 1 << 40)?,
+        l1_ttl: vars.duration("CACHE_L1_TTL", "5m")?,
+        l1_outage_ttl: vars.duration("CACHE_L1_OUTAGE_TTL", "1s")?,
+        max_value_bytes: vars.number("CACHE_MAX_VALUE_BYTES", defaults.max_value_bytes, 1, 1 << 30)?,
+        breaker: BreakerConfig {
+            max_failures: vars.number("CACHE_BREAKER_MAX_FAILURES", 5, 1, 1_000_000)?,
+            timeout: vars.duration("CACHE_BREAKER_TIMEOUT", "30s")?,
+            half_open_successes: vars.number("CACHE_BREAKER_HALF_OPEN_SUCCESSES", 3, 1, 1_000)?,
+            ..defaults.breaker.clone()
+        },
+        instance_id: instance_id.to_owned(),
+        ..defaults
+    })
+}
+
 fn trusted_proxies<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Vec<Cidr>, ConfigError> {
     let Some(raw) = vars.raw("TRUSTED_PROXIES") else {
         return Ok(Vec::new());
@@ -325,6 +380,7 @@ impl Config {
             }
         }
         let database_url = database_url(&vars)?;
+        let instance_id = vars.raw("INSTANCE_ID").unwrap_or_else(default_instance_id);
         let audit_retention = Some(vars.duration("AUDIT_RETENTION", "0")?).filter(|d| !d.is_zero());
         let config = Self {
             environment,
@@ -334,7 +390,7 @@ impl Config {
             shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", "30s")?,
             idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,
-            instance_id: vars.raw("INSTANCE_ID").unwrap_or_else(default_instance_id),
+            instance_id: instance_id.clone(),
             log_level: vars.string("LOG_LEVEL", "info"),
             log_format: vars.parse(
                 "LOG_FORMAT",
@@ -360,6 +416,14 @@ impl Config {
             jwt_secret_generated,
             policy_file: vars.raw("POLICY_FILE"),
             trusted_proxies: trusted_proxies(&vars)?,
+            redis: redis_config(&vars)?,
+            cache: cache_config(&vars, &instance_id)?,
+            cache_ttls: CacheTtls {
+                task: vars.duration("CACHE_TASK_TTL", "30m")?,
+                list: vars.duration("CACHE_LIST_TTL", "5m")?,
+                principal: vars.duration("CACHE_PRINCIPAL_TTL", "60s")?,
+            },
+            cache_warm_interval: Some(vars.duration("CACHE_WARM_INTERVAL", "15m")?).filter(|d| !d.is_zero()),
             cors: CorsPolicy::new(
                 &vars.string("CORS_ORIGINS", "http://localhost:3000"),
                 &vars.string("CORS_METHODS", "GET,POST,PUT,PATCH,DELETE,OPTIONS"),
@@ -401,8 +465,7 @@ impl Config {
         if vars.raw("DATABASE_URL").is_none() && vars.raw("DB_HOST").is_some() && vars.raw("DB_PASSWORD").is_none() {
             return Err(vars.fail("DB_PASSWORD", "", "a password for PostgreSQL in production"));
         }
-        let redis = vars.raw("REDIS_URL").is_some() || vars.raw("REDIS_HOST").is_some();
-        if self.is_postgres() && !redis && !vars.boolean("SINGLE_INSTANCE", false)? {
+        if self.is_postgres() && self.redis.is_none() && !vars.boolean("SINGLE_INSTANCE", false)? {
             return Err(vars.fail(
                 "REDIS_URL",
                 "",

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod telemetry;
+pub mod warmup;
 
 pub use app::serve;
 pub use config::Config;

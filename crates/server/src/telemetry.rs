@@ -35,15 +35,17 @@ pub fn refresh_gauges(state: &AppState) {
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
     metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
     metrics::gauge!("taskify_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    metrics::counter!("taskify_db_operations_total").absolute(taskify_store::operations());
     metrics::gauge!("audit_queue_depth").set(state.services.access.audit().depth() as f64);
     state.metrics.run_upkeep();
 }
 
-/// Gauges that exist from the start: build info, and the Redis breaker and job queues, which
-/// are idle (0) while Redis and the job system are not configured.
-pub fn register_static_gauges(backend: &str) {
+/// Gauges that exist from the start: build info, and the Redis breaker and job queues (the
+/// breaker reads 0 until the cache reports otherwise; the job system is not built yet).
+pub fn register_static_gauges(backend: &str, redis_enabled: bool) {
+    let redis = if redis_enabled { "enabled" } else { "disabled" };
     metrics::gauge!("taskify_build_info", "version" => env!("CARGO_PKG_VERSION"), "db_backend" => backend.to_owned(),
-        "redis" => "disabled")
+        "redis" => redis)
     .set(1.0);
     metrics::gauge!("circuit_breaker_state", "name" => "redis").set(0.0);
     for queue in ["local", "local_delayed"] {

@@ -38,6 +38,15 @@ use uuid::Uuid;
 pub use connect::{Backend, PoolConfig, PoolStats};
 pub use migrate::MigrationLock;
 
+/// Store operations started by this process (each runs one or more SQL statements). Exported
+/// as a metric so tests and operators can see that a cached read touches no database.
+pub(crate) static OPERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many store operations this process has started.
+pub fn operations() -> u64 {
+    OPERATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The database handle. Cheap to clone (pools are reference-counted).
 #[derive(Clone)]
 pub struct Store {

@@ -7,7 +7,8 @@
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the current backend.
 macro_rules! on_db {
-    ($db:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+    ($db:expr, |$pool:ident, $dialect:ident| $body:expr) => {{
+        $crate::OPERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match $db {
             $crate::connect::Db::Postgres($pool) => {
                 #[allow(unused_variables)]
@@ -20,7 +21,7 @@ macro_rules! on_db {
                 $body
             }
         }
-    };
+    }};
 }
 
 /// Binds a [`Params`](crate::params::Params) list, in order, to a `query` / `query_as` /

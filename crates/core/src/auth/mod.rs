@@ -7,6 +7,7 @@ pub mod refresh;
 pub mod throttle;
 
 use crate::access::Access;
+use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
 use crate::error::{AuthFailure, CoreError, CoreResult, Violations};
@@ -110,6 +111,7 @@ pub struct AuthService {
     passwords: PasswordHasherPool,
     throttle: Arc<LoginThrottle>,
     access: Access,
+    caching: Caching,
     config: Arc<CoreConfig>,
 }
 
@@ -129,12 +131,13 @@ impl AuthService {
         store: Store,
         passwords: PasswordHasherPool,
         access: Access,
+        caching: Caching,
         config: Arc<CoreConfig>,
     ) -> CoreResult<Self> {
         let jwt = JwtCodec::new(&config.jwt_secret, config.access_token_ttl)
             .map_err(|e| CoreError::internal("JWT key", e))?;
         let throttle = LoginThrottle::new(config.throttle.clone());
-        Ok(Self { store, jwt: Arc::new(jwt), passwords, throttle: Arc::new(throttle), access, config })
+        Ok(Self { store, jwt: Arc::new(jwt), passwords, throttle: Arc::new(throttle), access, caching, config })
     }
 
     pub fn passwords(&self) -> &PasswordHasherPool {
@@ -365,7 +368,8 @@ impl AuthService {
     /// error to answer with.
     async fn reuse_detected(&self, row: &RefreshToken, now: Timestamp, ctx: &RequestContext) -> CoreResult<CoreError> {
         let access_ttl = chrono_duration(self.config.access_token_ttl);
-        self.store.revoke_refresh_family(row.family_id, "reuse_detected", now, access_ttl).await?;
+        let revoked = self.store.revoke_refresh_family(row.family_id, "reuse_detected", now, access_ttl).await?;
+        self.caching.revoked(&revoked).await;
         metrics::counter!("auth_token_refresh_total", "result" => "reuse_detected").increment(1);
         let entry = self.access.entry(
             Some(row.user_id),
@@ -388,14 +392,15 @@ impl AuthService {
         let access_ttl = chrono_duration(self.config.access_token_ttl);
         let mut user_id = None;
         if let Some(row) = self.store.find_refresh_token(&refresh::fingerprint(token)).await? {
-            self.store.revoke_refresh_family(row.family_id, "logout", now, access_ttl).await?;
+            let revoked = self.store.revoke_refresh_family(row.family_id, "logout", now, access_ttl).await?;
+            self.caching.revoked(&revoked).await;
             user_id = Some(row.user_id);
         }
         if let Some(claims) = bearer_token(authorization).ok().and_then(|t| self.jwt.verify(t, now.timestamp()).ok()) {
             let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-            self.store
-                .revoke_access_token(&RevokedJti { jti: claims.jti, user_id: claims.user_id, expires_at }, now)
-                .await?;
+            let revoked = RevokedJti { jti: claims.jti, user_id: claims.user_id, expires_at };
+            self.store.revoke_access_token(&revoked, now).await?;
+            self.caching.revoked(&[revoked]).await;
             user_id.get_or_insert(claims.user_id);
         }
         metrics::counter!("auth_logouts_total").increment(1);
@@ -413,10 +418,10 @@ impl AuthService {
     /// The whole guard of SPEC §4.1 (checks 1–9): returns the fresh principal.
     pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Principal> {
         let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
-        if self.store.is_access_token_revoked(claims.jti).await? {
+        if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {
             return Err(CoreError::Unauthenticated(AuthFailure::RevokedToken));
         }
-        let principal = match self.store.load_principal(claims.user_id, time::now()).await? {
+        let principal = match self.caching.principal(&self.store, claims.user_id).await? {
             Some(p) if !p.deleted => p,
             _ => return Err(CoreError::Unauthenticated(AuthFailure::InvalidToken)),
         };
@@ -456,7 +461,9 @@ impl AuthService {
         let hash = self.passwords.hash(new).await?;
         let now = time::now();
         let access_ttl = chrono_duration(self.config.access_token_ttl);
-        self.store.change_password(principal.user_id, &hash, now, access_ttl).await?;
+        let revoked = self.store.change_password(principal.user_id, &hash, now, access_ttl).await?;
+        self.caching.revoked(&revoked).await;
+        self.caching.principal_changed(principal.user_id, false).await;
         let fresh = self.load_principal(principal.user_id, now).await?;
         self.issue_session(&fresh, None, ctx).await
     }

@@ -4,6 +4,7 @@
 pub mod input;
 
 use crate::access::{Access, CollectionOwner, Resource};
+use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult};
@@ -67,12 +68,13 @@ pub fn etag(version: i64) -> String {
 pub struct TaskService {
     store: Store,
     access: Access,
+    caching: Caching,
     config: Arc<CoreConfig>,
 }
 
 impl TaskService {
-    pub fn new(store: Store, access: Access, config: Arc<CoreConfig>) -> Self {
-        Self { store, access, config }
+    pub fn new(store: Store, access: Access, caching: Caching, config: Arc<CoreConfig>) -> Self {
+        Self { store, access, caching, config }
     }
 
     /// `POST /tasks`: the owner is always the caller.
@@ -114,6 +116,9 @@ impl TaskService {
             owner_username: principal.username.clone(),
         };
         let inserted = self.store.insert_task(&task).await;
+        if let Ok(task) = &inserted {
+            self.caching.task_written(task, Vec::new()).await;
+        }
         if let Some(idem) = &idempotency {
             match &inserted {
                 Ok(task) => {
@@ -131,14 +136,14 @@ impl TaskService {
         Ok(Created::New(inserted?))
     }
 
-    /// Loads a task or answers 404.
-    async fn record(&self, id: Uuid) -> CoreResult<TaskRecord> {
-        self.store.get_task(id, time::now()).await?.ok_or(CoreError::NotFound(MSG_TASK_NOT_FOUND))
+    /// Loads a task (through the cache) or answers 404.
+    async fn record(&self, id: Uuid, caller: &Principal) -> CoreResult<TaskRecord> {
+        self.caching.task(&self.store, id, caller).await?.ok_or(CoreError::NotFound(MSG_TASK_NOT_FOUND))
     }
 
     /// `GET /tasks/{id}`.
     pub async fn get(&self, principal: &Principal, id: Uuid, ctx: &RequestContext) -> CoreResult<Task> {
-        let record = self.record(id).await?;
+        let record = self.record(id, principal).await?;
         self.access.authorize(principal, "task:read", Resource::Task(&record), ctx, None).await?;
         Ok(record.task)
     }
@@ -152,7 +157,7 @@ impl TaskService {
         if_match: Option<IfMatch>,
         ctx: &RequestContext,
     ) -> CoreResult<Task> {
-        let record = self.record(id).await?;
+        let record = self.record(id, principal).await?;
         self.access.authorize(principal, "task:update", Resource::Task(&record), ctx, None).await?;
         let current = record.task.version;
         if if_match.as_ref().is_some_and(|m| !m.matches(current)) {
@@ -164,7 +169,10 @@ impl TaskService {
         // With If-Match the write is a compare-and-set on the version that was checked.
         let expected = if_match.as_ref().map(|_| current);
         match self.store.update_task(id, &changes, expected, time::now()).await? {
-            Some(task) => Ok(task),
+            Some(task) => {
+                self.caching.task_written(&task, record.attributes).await;
+                Ok(task)
+            }
             None => Err(self.explain_failed_write(id, expected).await?),
         }
     }
@@ -177,7 +185,7 @@ impl TaskService {
         if_match: Option<IfMatch>,
         ctx: &RequestContext,
     ) -> CoreResult<()> {
-        let record = self.record(id).await?;
+        let record = self.record(id, principal).await?;
         self.access.authorize(principal, "task:delete", Resource::Task(&record), ctx, None).await?;
         let current = record.task.version;
         if if_match.as_ref().is_some_and(|m| !m.matches(current)) {
@@ -185,6 +193,7 @@ impl TaskService {
         }
         let expected = if_match.as_ref().map(|_| current);
         if self.store.delete_task(id, expected).await? {
+            self.caching.task_changed(id, record.task.user_id).await;
             Ok(())
         } else {
             Err(self.explain_failed_write(id, expected).await?)
@@ -242,6 +251,10 @@ impl TaskService {
             },
             Scope::Own => Visibility::Own { user_id: principal.user_id },
         };
-        Ok(self.store.list_tasks(&query, &visibility, time::now()).await?)
+        let store = &self.store;
+        let (q, v) = (&query, &visibility);
+        self.caching
+            .task_list(principal, &visibility, &query, || async move { Ok(store.list_tasks(q, v, time::now()).await?) })
+            .await
     }
 }

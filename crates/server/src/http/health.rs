@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use taskify_cache::{BreakerState, Cache, CallKind, redis};
 use taskify_domain::time::{format_secs, now};
 use taskify_store::Store;
 use tokio::sync::Mutex;
@@ -23,6 +24,8 @@ pub struct Checked {
     database_up: bool,
     latency_ms: f64,
     migrations_pending: bool,
+    /// `None` when Redis is not configured; else whether it answered PING, and how fast.
+    redis: Option<(bool, f64)>,
 }
 
 /// Caches the dependency checks for one second.
@@ -32,7 +35,7 @@ pub struct HealthCache {
 }
 
 impl HealthCache {
-    async fn get(&self, store: &Store) -> Checked {
+    async fn get(&self, store: &Store, cache: &Cache) -> Checked {
         let mut last = self.last.lock().await;
         if let Some(checked) = *last
             && checked.at.elapsed() < CHECK_EVERY
@@ -44,17 +47,56 @@ impl HealthCache {
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let migrations_pending = database_up
             && !matches!(tokio::time::timeout(PING_TIMEOUT, store.migrations_pending()).await, Ok(Ok(false)));
-        let checked = Checked { at: Instant::now(), database_up, latency_ms, migrations_pending };
+        let redis = match cache.redis() {
+            None => None,
+            Some(handle) => {
+                let started = Instant::now();
+                let ping = handle
+                    .call(CallKind::Custom(PING_TIMEOUT), |mut conn| async move {
+                        redis::cmd("PING").query_async::<String>(&mut conn).await
+                    })
+                    .await;
+                Some((ping.is_ok(), started.elapsed().as_secs_f64() * 1000.0))
+            }
+        };
+        let checked = Checked { at: Instant::now(), database_up, latency_ms, migrations_pending, redis };
         *last = Some(checked);
         checked
     }
 }
 
+fn round1(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
 pub async fn health(State(state): State<AppState>) -> Response {
-    let checked = state.health.get(&state.services.store).await;
+    let cache = state.services.caching.cache();
+    let checked = state.health.get(&state.services.store, cache).await;
     let db = if checked.database_up { "up" } else { "down" };
-    let status = if checked.database_up { "healthy" } else { "unhealthy" };
+    let breaker = cache.breaker().state();
+    let redis = match checked.redis {
+        None => "disabled",
+        Some((true, _)) => "up",
+        Some((false, _)) => "down",
+    };
+    let status = if !checked.database_up {
+        "unhealthy"
+    } else if redis == "down" || breaker != BreakerState::Closed {
+        "degraded"
+    } else {
+        "healthy"
+    };
     let code = if checked.database_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let redis_check = match checked.redis {
+        None => json!({"status": "disabled",
+                       "message": "REDIS_URL not set: L2 cache and distributed job queue are disabled"}),
+        Some((_, ms)) => json!({"status": redis, "latency_ms": round1(ms)}),
+    };
+    let l2 = match redis {
+        "disabled" => "disabled",
+        _ if cache.l2_reads_enabled() => "up",
+        _ => "down",
+    };
     json(
         code,
         &json!({
@@ -65,14 +107,15 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "instance_id": state.config.instance_id,
             "uptime_seconds": state.started.elapsed().as_secs(),
             "database": db,
-            "redis": "disabled",
+            "redis": redis,
             "checks": {
                 "database": {"status": db, "backend": state.services.store.backend().as_str(),
-                             "latency_ms": (checked.latency_ms * 10.0).round() / 10.0},
-                "redis": {"status": "disabled",
-                          "message": "REDIS_URL not set: L2 cache and distributed job queue are disabled"},
-                "cache": {"l1": "disabled", "l2": "disabled", "circuit_breaker": "closed", "pending_invalidations": 0},
-                "jobs": {"mode": "local_only", "local_workers": 0, "distributed_workers": 0},
+                             "latency_ms": round1(checked.latency_ms)},
+                "redis": redis_check,
+                "cache": {"l1": "up", "l2": l2, "circuit_breaker": breaker.as_str(),
+                          "pending_invalidations": cache.pending_invalidations()},
+                "jobs": {"mode": if cache.redis_configured() { "integrated_redis_local" } else { "local_only" },
+                         "local_workers": 0, "distributed_workers": 0},
             },
         }),
     )
@@ -83,7 +126,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let reason = if state.shutting_down.load(Ordering::Relaxed) {
         Some("shutting down")
     } else {
-        let checked = state.health.get(&state.services.store).await;
+        let checked = state.health.get(&state.services.store, state.services.caching.cache()).await;
         if !checked.database_up {
             Some("database not ready")
         } else if checked.migrations_pending {

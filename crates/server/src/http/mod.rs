@@ -17,7 +17,7 @@ pub mod static_files;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post, put};
-use handlers::{admin, auth, profile, tasks};
+use handlers::{admin, auth, cache, profile, tasks};
 use state::AppState;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -50,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/roles", get(admin::roles))
         .route("/audit-logs", get(admin::audit_logs))
+        .route("/cache/stats", get(cache::stats))
+        .route("/cache/clear", delete(cache::clear))
+        .route("/cache/warm", post(cache::warm))
+        .route("/cache/jobs/evict/{*key}", delete(cache::evict))
         // Matched routes only, and the body size (SPEC §0.6 step 2) before the rate limit (step 3).
         .route_layer(from_fn_with_state(state.clone(), rate_limit::limit))
         .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit));

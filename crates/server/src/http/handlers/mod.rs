@@ -3,5 +3,6 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod profile;
 pub mod tasks;

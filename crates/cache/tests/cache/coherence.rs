@@ -1,0 +1,85 @@
+//! Cross-instance invalidation over pub/sub (SPEC §5.4, §5.5).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use taskify_cache::{Invalidation, SetOutcome, redis};
+
+use crate::harness::{Namespace, eventually, text};
+
+const MIN: Duration = Duration::from_secs(60);
+const WINDOW: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_invalidation_on_one_instance_reaches_the_l1_of_another() {
+    let ns = Namespace::shared();
+    let a = ns.cache().await;
+    let b = ns.cache().await;
+
+    // Writer set: B's L1 copy of v1 is replaced by v2 within the window.
+    a.set_versioned("task:1", "v1", 1, MIN).await;
+    assert_eq!(text(b.get("task:1").await).as_deref(), Some("v1"));
+    assert_eq!(a.set_versioned("task:1", "v2", 2, MIN).await, SetOutcome::Stored);
+    eventually("B sees v2", WINDOW, || async { text(b.get("task:1").await).as_deref() == Some("v2") }).await;
+
+    // Tombstone.
+    a.invalidate(&["task:1"]).await;
+    eventually("B misses task:1", WINDOW, || async { b.get("task:1").await.is_none() }).await;
+
+    // Pattern: B keeps user:1 in L1 only (its L2 copy removed behind the cache's back), so only
+    // the message can make B miss.
+    a.set("user:1", "u1", MIN).await;
+    a.set("task:2", "t2", MIN).await;
+    assert!(b.get("user:1").await.is_some());
+    assert!(b.get("task:2").await.is_some());
+    let mut raw = ns.raw().await;
+    let _: u64 = redis::AsyncCommands::del(&mut raw, ns.physical("user:1")).await.expect("DEL");
+    a.delete_pattern("user:*").await.expect("valid glob");
+    eventually("B drops user:1", WINDOW, || async { b.get("user:1").await.is_none() }).await;
+    assert!(b.get("task:2").await.is_some(), "a key outside the pattern stays");
+
+    // Clear: everything goes on every instance.
+    let _: u64 = redis::AsyncCommands::del(&mut raw, ns.physical("task:2")).await.expect("DEL");
+    assert!(b.get("task:2").await.is_some(), "still in B's L1");
+    assert!(a.clear().await.is_some());
+    eventually("B's L1 is empty", WINDOW, || async { b.get("task:2").await.is_none() }).await;
+
+    // An instance ignores its own messages; B published nothing.
+    assert_eq!(b.invalidations_received(), 7, "seven writes on A");
+    assert_eq!(a.invalidations_received(), 0);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_have_the_spec_shape_on_the_namespace_channel() {
+    let ns = Namespace::shared();
+    let cache = ns.cache().await;
+    let client = redis::Client::open(ns.url.as_str()).expect("url");
+    let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
+    pubsub.subscribe(format!("{}invalidate", ns.prefix)).await.expect("subscribe");
+
+    cache.invalidate(&["user:9", "principal:9"]).await;
+    cache.delete_pattern("tasks_paginated:*").await.expect("glob");
+    cache.clear().await;
+
+    let mut stream = pubsub.on_message();
+    let mut next = async || -> serde_json::Value {
+        let msg = tokio::time::timeout(WINDOW, stream.next()).await.expect("a message").expect("open");
+        serde_json::from_slice(msg.get_payload_bytes()).expect("json")
+    };
+    let id = cache.instance_id().to_owned();
+    assert_eq!(
+        next().await,
+        serde_json::json!({"origin": id, "keys": ["user:9", "principal:9"], "patterns": [], "all": false})
+    );
+    assert_eq!(
+        next().await,
+        serde_json::json!({"origin": id, "keys": [], "patterns": ["tasks_paginated:*"], "all": false})
+    );
+    assert_eq!(next().await, serde_json::json!({"origin": id, "keys": [], "patterns": [], "all": true}));
+    let parsed: Invalidation =
+        serde_json::from_str(r#"{"origin":"x","keys":["k"],"patterns":[],"all":false}"#).expect("spec message parses");
+    assert_eq!(parsed.keys, vec!["k".to_owned()]);
+    cache.shutdown().await;
+}
