@@ -59,6 +59,9 @@ pub enum CoreError {
     /// A dependency is unavailable or saturated; `retry_after_secs` feeds `Retry-After`.
     #[error("service unavailable: {reason}")]
     Unavailable { reason: String, retry_after_secs: Option<u64> },
+    /// The work ran past the request deadline (`REQUEST_TIMEOUT`).
+    #[error("request timed out")]
+    Timeout,
     /// Anything unexpected. The text is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,6 +89,7 @@ impl From<StoreError> for CoreError {
             StoreError::Unavailable(e) => {
                 Self::Unavailable { reason: format!("database unavailable: {e}"), retry_after_secs: None }
             }
+            StoreError::Timeout(_) => Self::Timeout,
             other => Self::Internal(format!("store: {other}: {}", source_chain(&other))),
         }
     }

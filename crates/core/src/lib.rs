@@ -28,6 +28,7 @@ use auth::password::PasswordHasherPool;
 use cached::Caching;
 use profile::ProfileService;
 use std::sync::Arc;
+use taskify_authz::PolicyEngine;
 use taskify_store::Store;
 use tasks::TaskService;
 
@@ -45,11 +46,17 @@ pub struct Services {
 }
 
 impl Services {
-    /// Builds the services over `store`, writing audit rows to `audit` and caching through
-    /// `caching`.
-    pub async fn new(store: Store, config: CoreConfig, audit: AuditSink, caching: Caching) -> CoreResult<Self> {
+    /// Builds the services over `store`, writing audit rows to `audit`, caching through
+    /// `caching` and deciding with `policies`.
+    pub async fn new(
+        store: Store,
+        config: CoreConfig,
+        audit: AuditSink,
+        caching: Caching,
+        policies: Arc<PolicyEngine>,
+    ) -> CoreResult<Self> {
         let config = Arc::new(config);
-        let access = Access::new(audit, config.audit.allowed_reads);
+        let access = Access::new(audit, config.audit.allowed_reads, policies);
         let passwords = PasswordHasherPool::new(&config.passwords).await?;
         let auth = AuthService::new(store.clone(), passwords, access.clone(), caching.clone(), config.clone())?;
         Ok(Self {

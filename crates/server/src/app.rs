@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use taskify_authz::PolicyEngine;
 use taskify_cache::Cache;
 use taskify_core::Services;
 use taskify_core::audit::AuditSink;
@@ -74,13 +75,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = crate::telemetry::metrics_handle();
+    let policies = load_policies(&config)?;
     let store = connect(&config).await?;
     crate::telemetry::register_static_gauges(store.backend().as_str(), config.redis.is_some());
     let background = CancellationToken::new();
     let (audit, audit_writer) = AuditSink::start(store.clone(), &config.core.audit, background.clone());
     let cache = build_cache(&config).await?;
     let caching = Caching::new(cache.clone(), config.cache_ttls.clone());
-    let services = Services::new(store.clone(), config.core.clone(), audit, caching).await?;
+    let services = Services::new(store.clone(), config.core.clone(), audit, caching, policies).await?;
     prepare_database(&store, &services.auth, &config, config.migrate_on_start).await?;
 
     let address = listener.local_addr()?;
@@ -131,6 +133,19 @@ pub async fn serve(
     Ok(())
 }
 
+/// The Cedar policy set: `POLICY_FILE` when set, else the built-in default; validated against
+/// the entity schema, so a bad file stops the start-up with a message naming the problem.
+pub fn load_policies(config: &Config) -> anyhow::Result<Arc<PolicyEngine>> {
+    let engine = match &config.policy_file {
+        Some(path) => {
+            let source = std::fs::read_to_string(path).with_context(|| format!("cannot read POLICY_FILE {path}"))?;
+            PolicyEngine::from_source(&source, path).map_err(|e| anyhow::anyhow!("invalid POLICY_FILE: {e}"))?
+        }
+        None => PolicyEngine::default_policies().map_err(|e| anyhow::anyhow!("built-in policies: {e}"))?,
+    };
+    Ok(Arc::new(engine))
+}
+
 /// The two-level cache: with Redis when configured (attaching in the background if Redis is
 /// down at start-up), else L1 only.
 pub async fn build_cache(config: &Config) -> anyhow::Result<Cache> {
@@ -155,8 +170,12 @@ fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
     if config.jwt_secret_generated {
         tracing::warn!("JWT_SECRET is not set: using a random secret, so tokens die with this process");
     }
-    if config.policy_file.is_some() {
-        tracing::warn!("POLICY_FILE is not supported yet: the built-in default policies apply");
+    if let Some(path) = &config.policy_file {
+        tracing::warn!(
+            policy_file = %path,
+            "POLICY_FILE replaces the built-in policies for single-resource and collection decisions; \
+             task list rows still follow the default visibility rules (SPEC §3.4)"
+        );
     }
 }
 

@@ -63,7 +63,8 @@ async fn services(config: &Config) -> anyhow::Result<(Services, CancellationToke
     let stop = CancellationToken::new();
     let (audit, _writer) = AuditSink::start(store.clone(), &config.core.audit, stop.clone());
     let caching = Caching::new(app::build_cache(config).await?, config.cache_ttls.clone());
-    Ok((Services::new(store, config.core.clone(), audit, caching).await?, stop))
+    let policies = app::load_policies(config)?;
+    Ok((Services::new(store, config.core.clone(), audit, caching, policies).await?, stop))
 }
 
 /// `taskify migrate`.

@@ -410,7 +410,9 @@ impl Config {
                 max_lifetime: vars.duration("DB_CONN_MAX_LIFETIME", "1h")?,
                 idle_timeout: vars.duration("DB_CONN_MAX_IDLE_TIME", "30m")?,
                 acquire_timeout: Duration::from_secs(5).min(request_timeout.max(Duration::from_millis(100))),
-                statement_timeout: request_timeout,
+                // The request deadline, but never below 1 s: start-up work (migration checks,
+                // the admin bootstrap) runs on the same pool and must not be cut off.
+                statement_timeout: request_timeout.max(Duration::from_secs(1)),
             },
             migrate_on_start: vars.boolean("DB_MIGRATE_ON_START", true)?,
             jwt_secret_generated,

@@ -11,6 +11,8 @@ pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
         return StoreError::Unavailable(err);
     }
     match &err {
+        // 57014 query_canceled: the statement_timeout (the request timeout) cut the query off.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => StoreError::Timeout(err),
         sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
             StoreError::Conflict(unique_violation(db.as_ref()))
         }

@@ -62,6 +62,9 @@ pub enum StoreError {
     /// The database cannot be reached (connect error, pool timeout, I/O).
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The statement ran past `statement_timeout` (PostgreSQL): the request took too long.
+    #[error("database statement timed out")]
+    Timeout(#[source] sqlx::Error),
     /// Any other database error.
     #[error("database query failed")]
     Query(#[source] sqlx::Error),

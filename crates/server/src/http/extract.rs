@@ -5,7 +5,7 @@
 use super::problem::ApiError;
 use super::state::AppState;
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use futures::StreamExt;
@@ -67,7 +67,8 @@ pub fn request_context(parts: &Parts) -> RequestContext {
         client_ip: parts.extensions.get::<ClientIp>().map(|ip| ip.0.to_string()),
         user_agent: header_str(&parts.headers, header::USER_AGENT).map(str::to_owned),
         method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
+        // Nested routers see the path without their prefix; audit rows want the request's own.
+        path: parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path()).to_owned(),
         query: query_input(parts.uri.query()).to_json(),
     }
 }

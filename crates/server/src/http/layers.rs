@@ -92,7 +92,7 @@ pub async fn response_headers(request: Request, next: Next) -> Response {
 pub async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "Request timed out").into_response(),
+        Err(_) => ApiError::Core(taskify_core::CoreError::Timeout).into_response(),
     }
 }
 

@@ -120,6 +120,7 @@ impl ApiError {
                     retry_after: *retry_after_secs,
                     ..Problem::new(S::SERVICE_UNAVAILABLE, "service_unavailable", "Service temporarily unavailable")
                 },
+                CoreError::Timeout => Problem::new(S::SERVICE_UNAVAILABLE, "request_timeout", "Request timed out"),
                 CoreError::Internal(_) => {
                     Problem::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
                 }
