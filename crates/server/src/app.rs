@@ -2,7 +2,7 @@
 //! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
 
 use crate::config::{Config, redact_url};
-use crate::http::{self, health::HealthCache, rate_limit::LocalBuckets, state::AppState};
+use crate::http::{self, health::HealthCache, rate_limit::RateLimiter, state::AppState};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -91,7 +91,7 @@ pub async fn serve(
     if let Some(every) = config.cache_warm_interval {
         tokio::spawn(crate::warmup::periodically(services.clone(), every, background.clone()));
     }
-    let rate_limiter = Arc::new(LocalBuckets::new(config.rate_limits.idle));
+    let rate_limiter = Arc::new(RateLimiter::new(config.rate_limits.idle, cache.redis()));
     let state = AppState {
         services,
         rate_limiter,

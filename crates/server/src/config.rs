@@ -409,7 +409,8 @@ impl Config {
                 min_connections: vars.number("DB_MAX_IDLE_CONNS", 2, 0, 10_000)?,
                 max_lifetime: vars.duration("DB_CONN_MAX_LIFETIME", "1h")?,
                 idle_timeout: vars.duration("DB_CONN_MAX_IDLE_TIME", "30m")?,
-                acquire_timeout: Duration::from_secs(5).min(request_timeout.max(Duration::from_millis(100))),
+                // Independent of REQUEST_TIMEOUT: start-up takes its first connections through it.
+                acquire_timeout: Duration::from_secs(5),
                 // The request deadline, but never below 1 s: start-up work (migration checks,
                 // the admin bootstrap) runs on the same pool and must not be cut off.
                 statement_timeout: request_timeout.max(Duration::from_secs(1)),

@@ -136,7 +136,7 @@ impl AuthService {
     ) -> CoreResult<Self> {
         let jwt = JwtCodec::new(&config.jwt_secret, config.access_token_ttl)
             .map_err(|e| CoreError::internal("JWT key", e))?;
-        let throttle = LoginThrottle::new(config.throttle.clone());
+        let throttle = LoginThrottle::new(config.throttle.clone(), caching.cache().redis());
         Ok(Self { store, jwt: Arc::new(jwt), passwords, throttle: Arc::new(throttle), access, caching, config })
     }
 
@@ -204,7 +204,7 @@ impl AuthService {
         v.finish(())?;
 
         let ip = ctx.client_ip.clone().unwrap_or_default();
-        if let Err(retry_after_secs) = self.throttle.check(&email, &ip) {
+        if let Err(retry_after_secs) = self.throttle.check(&email, &ip).await {
             metrics::counter!("auth_logins_total", "result" => "locked").increment(1);
             self.audit_login(None, Decision::Denied, "locked", ctx).await?;
             return Err(CoreError::RateLimited {
@@ -223,7 +223,7 @@ impl AuthService {
         };
         let user_id = credentials.as_ref().map(|c| c.user_id);
         let Some(credentials) = credentials.filter(|_| verified != Verified::Wrong) else {
-            if let Some(kind) = self.throttle.record_failure(&email, &ip) {
+            if let Some(kind) = self.throttle.record_failure(&email, &ip).await {
                 metrics::counter!("auth_lockouts_total", "kind" => kind.as_str()).increment(1);
             }
             metrics::counter!("auth_logins_total", "result" => "invalid_credentials").increment(1);
@@ -235,7 +235,7 @@ impl AuthService {
             self.audit_login(user_id, Decision::Denied, "account_disabled", ctx).await?;
             return Err(CoreError::AccountDisabled);
         }
-        self.throttle.record_success(&email, &ip);
+        self.throttle.record_success(&email, &ip).await;
         if verified == Verified::CorrectNeedsRehash {
             let hash = self.passwords.hash(&password).await?;
             self.store.set_password_hash(credentials.user_id, &hash).await?;
@@ -453,7 +453,7 @@ impl AuthService {
         let stored = self.store.password_hash(principal.user_id).await?.ok_or(CoreError::NotFound("User not found"))?;
         if self.passwords.verify(current, &stored).await? == Verified::Wrong {
             let ip = ctx.client_ip.clone().unwrap_or_default();
-            if let Some(kind) = self.throttle.record_failure(email, &ip) {
+            if let Some(kind) = self.throttle.record_failure(email, &ip).await {
                 metrics::counter!("auth_lockouts_total", "kind" => kind.as_str()).increment(1);
             }
             return Err(CoreError::field("current_password", "is incorrect"));

@@ -8,7 +8,7 @@ use std::time::Instant;
 use taskify_core::Services;
 
 use super::health::HealthCache;
-use super::rate_limit::LocalBuckets;
+use super::rate_limit::RateLimiter;
 
 /// The application state: services plus process-wide facts. Cheap to clone.
 #[derive(Clone)]
@@ -20,5 +20,5 @@ pub struct AppState {
     /// Set when a graceful shutdown begins: `/ready` answers 503 from then on.
     pub shutting_down: Arc<AtomicBool>,
     pub health: Arc<HealthCache>,
-    pub rate_limiter: Arc<LocalBuckets>,
+    pub rate_limiter: Arc<RateLimiter>,
 }

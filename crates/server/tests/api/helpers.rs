@@ -237,7 +237,8 @@ pub struct TestApp {
     pub port: u16,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
-    _database: TestDatabase,
+    /// Always `Some` until [`TestApp::restart`] hands it to the next instance.
+    database: Option<TestDatabase>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -249,6 +250,22 @@ impl std::ops::Deref for TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.stop_server();
+    }
+}
+
+impl TestApp {
+    /// Stops this instance and starts a new one on the same database, with the default settings
+    /// plus `overrides` (for configurations under which the data cannot be set up through the API,
+    /// such as `REQUEST_TIMEOUT=1ms`). Tokens stay valid: the JWT secret is the same.
+    pub async fn restart(mut self, overrides: &[(&str, &str)]) -> TestApp {
+        self.stop_server();
+        let database = self.database.take().expect("the instance still owns its database");
+        start_app(database, self.backend, overrides).await
+    }
+
+    /// Sends the shutdown signal and waits (bounded) for the server thread to end.
+    fn stop_server(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -289,7 +306,11 @@ fn start_server(
 /// Starts `taskify_server::serve` on a random local port over a fresh database, with the default
 /// settings plus `overrides` (an empty value means "unset"), and waits until `/ready` answers 200.
 pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
-    let database = TestDatabase::create(backend);
+    start_app(TestDatabase::create(backend), backend, overrides).await
+}
+
+/// Starts `taskify_server::serve` on `database` as [`spawn_app`] describes.
+async fn start_app(database: TestDatabase, backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
     let mut settings: HashMap<String, String> =
         default_settings().into_iter().map(|(key, value)| (key.to_owned(), value.to_owned())).collect();
     settings.insert("DATABASE_URL".to_owned(), database.url().to_owned());
@@ -326,7 +347,7 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    TestApp { api, backend, port, shutdown: Some(shutdown), server: Some(server), _database: database }
+    TestApp { api, backend, port, shutdown: Some(shutdown), server: Some(server), database: Some(database) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,6 +536,18 @@ impl ApiClient {
         self.get_with(token, "/api/v1/audit-logs", query).await
     }
 
+    pub async fn roles(&self, token: &str) -> Response {
+        self.authed_empty(Method::GET, "/api/v1/roles", token).await
+    }
+
+    /// The `total` of `GET /audit-logs` for `query` (fetching one-row pages), expecting 200.
+    pub async fn audit_total(&self, admin_token: &str, query: Query<'_>) -> u64 {
+        let mut query = query.to_vec();
+        query.push(("pageSize", "1"));
+        let body = json_body(self.audit_logs(admin_token, &query).await, StatusCode::OK).await;
+        body["total"].as_u64().unwrap_or_else(|| panic!("no total in {body}"))
+    }
+
     // Building blocks for scenarios ------------------------------------------------------------
 
     /// Registers `username` (email `<username>@example.com`, password [`USER_PASSWORD`]) and
@@ -560,6 +593,24 @@ impl ApiClient {
     /// The ids of the tasks on a `GET /tasks` page, expecting 200.
     pub async fn listed_task_ids(&self, token: &str, query: Query<'_>) -> Vec<String> {
         task_ids(&json_body(self.list_tasks(token, query).await, StatusCode::OK).await)
+    }
+
+    /// The ids of every task of the caller's `GET /tasks` view, paging through it 100 at a time.
+    pub async fn all_listed_task_ids(&self, token: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        for page in 1.. {
+            let page_number = page.to_string();
+            let query = [("pageSize", "100"), ("page", page_number.as_str())];
+            let list = json_body(self.list_tasks(token, &query).await, StatusCode::OK).await;
+            ids.extend(task_ids(&list));
+            let total_pages = list["total_pages"].as_u64().unwrap_or_else(|| panic!("no total_pages in {list}"));
+            if page >= total_pages {
+                let total = list["total"].as_u64().unwrap_or_else(|| panic!("no total in {list}"));
+                assert_eq!(ids.len() as u64, total, "the pages hold exactly `total` tasks");
+                break;
+            }
+        }
+        ids
     }
 
     /// The §12 fixtures: alice, bob (Engineering), carol (Sales), mike (Engineering, manager) and
@@ -823,6 +874,41 @@ pub async fn await_audit_row(
 /// with the server).
 pub async fn let_time_pass(duration: Duration) {
     tokio::time::sleep(duration).await;
+}
+
+/// Waits until the wall clock is past `moment` (an expiry the test set), plus a few milliseconds
+/// so that the server's clock reading is past it too.
+pub async fn let_time_pass_until(moment: DateTime<Utc>) {
+    let remaining = moment.signed_duration_since(Utc::now()).to_std().unwrap_or_default();
+    let_time_pass(remaining + Duration::from_millis(50)).await;
+}
+
+/// Polls `probe` every `interval` until it yields a value, failing after `deadline`. For servers
+/// whose rate limits make the 100 ms of [`eventually`] too eager.
+pub async fn eventually_every<T, F, Fut>(what: &str, deadline: Duration, interval: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < give_up, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// A timestamp as request input: RFC 3339 in UTC with microseconds, the precision of the output.
+pub fn timestamp_text(moment: DateTime<Utc>) -> String {
+    moment.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The moment `seconds` from now, truncated to microseconds (so it survives a round trip).
+pub fn seconds_from_now(seconds: i64) -> DateTime<Utc> {
+    let moment = Utc::now() + chrono::Duration::seconds(seconds);
+    DateTime::parse_from_rfc3339(&timestamp_text(moment)).expect("a formatted timestamp parses").to_utc()
 }
 
 /// Finds a free local port (bind to port 0, read it, release it).

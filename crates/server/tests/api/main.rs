@@ -7,10 +7,14 @@ mod raw_http;
 mod server_process;
 mod tokens;
 
+mod administration;
+mod audit;
 mod authentication;
+mod authorization;
 mod bad_input;
 mod binary;
 mod infrastructure;
+mod middleware;
 mod profile;
 mod security;
 mod tasks;

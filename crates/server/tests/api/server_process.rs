@@ -1,6 +1,8 @@
 //! The `taskify` binary as a child process, for the scenarios that observe the process itself:
-//! the bootstrap password line on stdout (B23, B24) and the log output (no secrets in logs).
+//! the bootstrap password line on stdout (B23, B24), the log output (no secrets in logs), startup
+//! errors, graceful shutdown on SIGTERM and several instances on one database.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{ApiClient, READY_DEADLINE, free_port};
+use crate::helpers::{ApiClient, READY_DEADLINE, default_settings, free_port};
 
 /// A running `taskify serve` child process with its output captured line by line.
 pub struct ServerProcess {
@@ -82,6 +84,14 @@ impl ServerProcess {
     /// Starts `taskify serve` in `workdir` with `envs` (plus `HOST`, a free `PORT` and `PATH`) and
     /// waits until `/ready` answers 200.
     pub async fn start(workdir: &Path, envs: &[(&str, &str)]) -> ServerProcess {
+        let mut process = ServerProcess::spawn(workdir, envs);
+        process.wait_until_ready().await;
+        process
+    }
+
+    /// Starts `taskify serve` like [`ServerProcess::start`] but returns at once, so that several
+    /// processes can start at the same moment; call [`ServerProcess::wait_until_ready`] next.
+    pub fn spawn(workdir: &Path, envs: &[(&str, &str)]) -> ServerProcess {
         let port = free_port().to_string();
         let mut command = command(workdir, envs);
         command.envs([("HOST", "127.0.0.1"), ("PORT", port.as_str())]).arg("serve");
@@ -94,13 +104,12 @@ impl ServerProcess {
             capture(child.stdout.take().expect("stdout is piped"), Arc::clone(&stdout)),
             capture(child.stderr.take().expect("stderr is piped"), Arc::clone(&stderr)),
         ];
-        let mut process =
-            ServerProcess { api: ApiClient::new(format!("http://127.0.0.1:{port}")), child, stdout, stderr, readers };
-        process.wait_until_ready().await;
-        process
+        ServerProcess { api: ApiClient::new(format!("http://127.0.0.1:{port}")), child, stdout, stderr, readers }
     }
 
-    async fn wait_until_ready(&mut self) {
+    /// Waits until `/ready` answers 200, failing if the process exits or takes longer than
+    /// [`READY_DEADLINE`].
+    pub async fn wait_until_ready(&mut self) {
         let deadline = tokio::time::Instant::now() + READY_DEADLINE;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -143,6 +152,91 @@ impl ServerProcess {
         }
         ProcessOutput { stdout: lines(&self.stdout), stderr: lines(&self.stderr) }
     }
+}
+
+/// How long a process that was sent SIGTERM may take to exit (its drain time is `SHUTDOWN_TIMEOUT`,
+/// 30 s, plus at most 10 s of audit flushing, SPEC §8.3).
+const EXIT_DEADLINE: Duration = Duration::from_secs(45);
+
+impl ServerProcess {
+    /// Sends SIGTERM and returns at once (the graceful shutdown of SPEC §8.3 starts).
+    pub async fn terminate(&self) {
+        if let Some(pid) = self.child.id() {
+            let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+            assert!(status.is_ok_and(|status| status.success()), "SIGTERM can be sent to taskify ({pid})");
+        }
+    }
+
+    /// Waits for the process to exit on its own (failing after [`EXIT_DEADLINE`]) and returns its
+    /// exit status with everything it wrote.
+    pub async fn wait_for_exit(mut self) -> (std::process::ExitStatus, ProcessOutput) {
+        let status = match tokio::time::timeout(EXIT_DEADLINE, self.child.wait()).await {
+            Ok(status) => status.expect("the exit status of taskify can be read"),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                panic!("taskify did not exit within {EXIT_DEADLINE:?}; stderr: {:?}", lines(&self.stderr));
+            }
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.await;
+        }
+        (status, ProcessOutput { stdout: lines(&self.stdout), stderr: lines(&self.stderr) })
+    }
+}
+
+/// How long `taskify serve` may take to give up on a startup error.
+const STARTUP_FAILURE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs `taskify serve` in `workdir` with `envs` (plus `HOST` and a free `PORT`) for a
+/// configuration that must stop the startup, and returns its output once it has exited. Fails as
+/// soon as the process answers `/ready` instead, or if it is still running after
+/// [`STARTUP_FAILURE_DEADLINE`] (it is killed either way).
+pub async fn serve_expecting_startup_failure(workdir: &Path, envs: &[(&str, &str)]) -> std::process::Output {
+    let port = free_port().to_string();
+    let mut command = command(workdir, envs);
+    command.envs([("HOST", "127.0.0.1"), ("PORT", port.as_str())]).arg("serve");
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let exited = command.spawn().expect("the taskify binary starts").wait_with_output();
+    let api = ApiClient::new(format!("http://127.0.0.1:{port}"));
+    let served = async {
+        loop {
+            if let Ok(response) = api.request(reqwest::Method::GET, "/ready").send().await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    // Dropping the `exited` future kills the process (`kill_on_drop`).
+    tokio::select! {
+        output = exited => output.expect("the output of taskify can be read"),
+        () = served => panic!("taskify started serving instead of refusing to start"),
+        () = tokio::time::sleep(STARTUP_FAILURE_DEADLINE) => {
+            panic!("taskify still runs after {STARTUP_FAILURE_DEADLINE:?} instead of refusing to start")
+        }
+    }
+}
+
+/// The environment of a child server on `database_url`: the default test settings, then
+/// `overrides`, where an empty value removes the variable.
+pub fn child_environment(database_url: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut settings: BTreeMap<String, String> =
+        default_settings().into_iter().map(|(key, value)| (key.to_owned(), value.to_owned())).collect();
+    settings.insert("DATABASE_URL".to_owned(), database_url.to_owned());
+    for (key, value) in overrides {
+        if value.is_empty() {
+            settings.remove(*key);
+        } else {
+            settings.insert((*key).to_owned(), (*value).to_owned());
+        }
+    }
+    settings.into_iter().collect()
+}
+
+/// Borrowed pairs of an owned environment, for [`ServerProcess::start`].
+pub fn env_pairs(settings: &[(String, String)]) -> Vec<(&str, &str)> {
+    settings.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect()
 }
 
 fn capture(stream: impl AsyncRead + Unpin + Send + 'static, sink: Arc<Mutex<Vec<String>>>) -> JoinHandle<()> {
