@@ -3,6 +3,7 @@
 #   1. cargo fmt --all --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. the test suite (cargo-nextest, or cargo test when nextest is not installed)
+#   4. the Grafana dashboard check (scripts/check-dashboard.py)
 #
 # The tests run against SQLite and PostgreSQL, so before step 3 the script makes sure PostgreSQL
 # answers (starting the local cluster when it can) and exports TEST_DATABASE_URL. Redis is only
@@ -155,7 +156,7 @@ check_redis() {
   if start_local_redis && wait_until redis_ready "$REDIS_HOST" "$REDIS_PORT"; then
     note "Redis answers on $REDIS_HOST:$REDIS_PORT"
   else
-    warn "Redis does not answer on $REDIS_HOST:$REDIS_PORT (not needed by the current tests)"
+    die "Redis does not answer on $REDIS_HOST:$REDIS_PORT (the cache and job tests need it)"
   fi
 }
 
@@ -181,5 +182,8 @@ else
   note "cargo-nextest is not installed: falling back to cargo test (install: cargo install cargo-nextest --locked)"
   cargo test --workspace --no-fail-fast
 fi
+
+step "Grafana dashboard: valid JSON, only metrics of SPEC §8.1"
+python3 scripts/check-dashboard.py deploy/grafana/dashboards/taskify.json
 
 step "all checks passed"
