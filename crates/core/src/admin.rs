@@ -29,6 +29,22 @@ pub const MSG_LAST_ADMIN_DELETE: &str = "Cannot delete the last active admin";
 pub const MSG_LAST_ADMIN_ROLE: &str = "Cannot remove the admin role from the last active admin";
 pub const MSG_ROLE_ASSIGNED: &str = "User already has this role";
 
+/// An optional `expires_at`: an RFC 3339 date-time in the future.
+fn future_expiry(v: &mut Violations, raw: Option<String>) -> Option<Timestamp> {
+    let raw = raw?;
+    match parse_rfc3339(&raw) {
+        Some(t) if t > time::now() => Some(t),
+        Some(_) => {
+            v.add("expires_at", "must be in the future");
+            None
+        }
+        None => {
+            v.add("expires_at", "must be an RFC 3339 date-time");
+            None
+        }
+    }
+}
+
 /// A validated attribute PUT body.
 #[derive(Debug, Clone)]
 pub struct AttributeInput {
@@ -68,18 +84,7 @@ impl AttributeInput {
         {
             v.add("value", "must be an integer from 0 to 10");
         }
-        let now = time::now();
-        let expires_at = expires_at.into_option().and_then(|raw| match parse_rfc3339(&raw) {
-            Some(t) if t > now => Some(t),
-            Some(_) => {
-                v.add("expires_at", "must be in the future");
-                None
-            }
-            None => {
-                v.add("expires_at", "must be an RFC 3339 date-time");
-                None
-            }
-        });
+        let expires_at = future_expiry(&mut v, expires_at.into_option());
         v.finish(())?;
         let value = value.ok_or_else(|| CoreError::field("value", "is required"))?;
         Ok(Self { value, expires_at })
@@ -131,17 +136,7 @@ pub fn role_assignment(mut body: JsonInput) -> CoreResult<(String, Option<Timest
             String::new()
         }
     };
-    let expires_at = expires_at.into_option().and_then(|raw| match parse_rfc3339(&raw) {
-        Some(t) if t > time::now() => Some(t),
-        Some(_) => {
-            v.add("expires_at", "must be in the future");
-            None
-        }
-        None => {
-            v.add("expires_at", "must be an RFC 3339 date-time");
-            None
-        }
-    });
+    let expires_at = future_expiry(&mut v, expires_at.into_option());
     v.finish((role, expires_at))
 }
 

@@ -56,16 +56,18 @@ fn due_date(v: &mut Violations, raw: &str) -> Option<Timestamp> {
     parsed
 }
 
+/// The five task members, each absent, null or a string.
+type TaskMembers = (Field<String>, Field<String>, Field<String>, Field<String>, Field<String>);
+
+fn task_members(body: &mut JsonInput) -> TaskMembers {
+    let mut member = |name| body.string(name);
+    (member("title"), member("description"), member("status"), member("priority"), member("due_date"))
+}
+
 impl NewTaskInput {
     /// Reads a create body; server-owned members (`id`, `user_id`, `version`, …) are ignored.
     pub fn from_json(mut body: JsonInput) -> CoreResult<Self> {
-        let (t, d, s, p, due) = (
-            body.string("title"),
-            body.string("description"),
-            body.string("status"),
-            body.string("priority"),
-            body.string("due_date"),
-        );
+        let (t, d, s, p, due) = task_members(&mut body);
         body.finish()?;
         let mut v = Violations::default();
         let title = match t {
@@ -103,13 +105,7 @@ impl NewTaskInput {
 
 /// Reads a `PUT /tasks/{id}` body into the changes it asks for.
 pub fn task_changes(mut body: JsonInput) -> CoreResult<TaskChanges> {
-    let (t, d, s, p, due) = (
-        body.string("title"),
-        body.string("description"),
-        body.string("status"),
-        body.string("priority"),
-        body.string("due_date"),
-    );
+    let (t, d, s, p, due) = task_members(&mut body);
     body.finish()?;
     let mut v = Violations::default();
     let mut changes = TaskChanges::default();
