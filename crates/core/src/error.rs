@@ -85,6 +85,12 @@ impl CoreError {
 
 impl From<StoreError> for CoreError {
     fn from(err: StoreError) -> Self {
+        let kind = match &err {
+            StoreError::Unavailable(_) => "connection",
+            StoreError::Conflict(_) => "constraint",
+            _ => "query",
+        };
+        metrics::counter!("db_errors_total", "kind" => kind).increment(1);
         match err {
             StoreError::Unavailable(e) => {
                 Self::Unavailable { reason: format!("database unavailable: {e}"), retry_after_secs: None }

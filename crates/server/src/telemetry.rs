@@ -48,6 +48,8 @@ pub fn register_static_gauges(backend: &str, redis_enabled: bool) {
         "redis" => redis)
     .set(1.0);
     metrics::gauge!("circuit_breaker_state", "name" => "redis").set(0.0);
+    // Without Redis every instance limits with its own buckets.
+    metrics::gauge!("rate_limit_fallback_active").set(if redis_enabled { 0.0 } else { 1.0 });
     for queue in ["local", "local_delayed"] {
         metrics::gauge!("cache_jobs_queue_size", "queue" => queue).set(0.0);
     }

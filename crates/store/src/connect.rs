@@ -79,21 +79,25 @@ impl Store {
         }
     }
 
-    /// `SELECT 1`.
-    pub async fn ping(&self) -> StoreResult<()> {
+    /// `SELECT 1`. Returns how long taking a connection from the pool took (the pool's acquire latency).
+    pub async fn ping(&self) -> StoreResult<std::time::Duration> {
         on_db!(&self.db, |pool, _d| {
-            sqlx::query("SELECT 1").execute(pool).await.map_err(db_err)?;
-        });
-        Ok(())
+            let started = std::time::Instant::now();
+            let mut conn = pool.acquire().await.map_err(db_err)?;
+            let waited = started.elapsed();
+            sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(db_err)?;
+            Ok(waited)
+        })
     }
 
     /// Current pool occupancy (open and idle connections, configured maximum) for metrics.
     pub fn pool_stats(&self) -> PoolStats {
-        on_db!(&self.db, |pool, _d| PoolStats {
-            size: pool.size(),
-            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-            max: pool.options().get_max_connections(),
-        })
+        // Not through `on_db!`: reading pool counters is not a database operation.
+        let (size, idle, max) = match &self.db {
+            Db::Postgres(pool) => (pool.size(), pool.num_idle(), pool.options().get_max_connections()),
+            Db::Sqlite(pool) => (pool.size(), pool.num_idle(), pool.options().get_max_connections()),
+        };
+        PoolStats { size, idle: u32::try_from(idle).unwrap_or(u32::MAX), max }
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

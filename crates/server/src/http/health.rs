@@ -43,7 +43,14 @@ impl HealthCache {
             return checked;
         }
         let started = Instant::now();
-        let database_up = matches!(tokio::time::timeout(PING_TIMEOUT, store.ping()).await, Ok(Ok(())));
+        let database_up = match tokio::time::timeout(PING_TIMEOUT, store.ping()).await {
+            Ok(Ok(acquire)) => {
+                // The pool's acquire latency, sampled at most once per second by this check.
+                metrics::histogram!("db_pool_acquire_duration_seconds").record(acquire.as_secs_f64());
+                true
+            }
+            _ => false,
+        };
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let migrations_pending = database_up
             && !matches!(tokio::time::timeout(PING_TIMEOUT, store.migrations_pending()).await, Ok(Ok(false)));
