@@ -16,6 +16,7 @@ use taskify_core::audit::AuditSink;
 use taskify_core::auth::AuthService;
 use taskify_core::bootstrap::{Bootstrap, bootstrap_admin};
 use taskify_core::cached::Caching;
+use taskify_jobs::JobSystem;
 use taskify_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -92,9 +93,12 @@ pub async fn serve(
         tokio::spawn(crate::warmup::periodically(services.clone(), every, background.clone()));
     }
     let rate_limiter = Arc::new(RateLimiter::new(config.rate_limits.idle, cache.redis()));
+    let jobs_stop = CancellationToken::new();
+    let jobs = JobSystem::start(cache.clone(), config.jobs.clone(), jobs_stop.clone());
     let state = AppState {
         services,
         rate_limiter,
+        jobs: jobs.clone(),
         config: Arc::new(config),
         metrics,
         started: Instant::now(),
@@ -121,7 +125,12 @@ pub async fn serve(
             server.abort();
         }
     }
-    // Background work stops after the last request: audit rows are flushed, then the pool closes.
+    // After the last request (SPEC §8.3): the job workers stop (running jobs finish or return
+    // their lease; local jobs move to Redis when it is up), then the audit buffer is flushed and
+    // the pools close.
+    let report = jobs.shutdown().await;
+    jobs_stop.cancel();
+    tracing::info!(?report, "job workers stopped");
     background.cancel();
     let _ = housekeeping.await;
     if audit_writer.await.is_err() {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use taskify_cache::{BreakerConfig, CacheConfig, RedisConfig};
 use taskify_core::cached::CacheTtls;
 use taskify_core::config::{AdminBootstrap, AllowedReads, AuditConfig, CoreConfig, PasswordConfig, ThrottleConfig};
+use taskify_jobs::JobConfig;
 use taskify_store::PoolConfig;
 
 /// A bad or missing setting.
@@ -63,6 +64,7 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     pub cache: CacheConfig,
     pub cache_ttls: CacheTtls,
+    pub jobs: JobConfig,
     /// Period of the built-in warm-up; `None` disables it.
     pub cache_warm_interval: Option<Duration>,
     /// Proxies whose `X-Forwarded-For` is believed (SPEC §7.5).
@@ -425,6 +427,19 @@ impl Config {
                 task: vars.duration("CACHE_TASK_TTL", "30m")?,
                 list: vars.duration("CACHE_LIST_TTL", "5m")?,
                 principal: vars.duration("CACHE_PRINCIPAL_TTL", "60s")?,
+            },
+            jobs: JobConfig {
+                local_workers: vars.number("JOB_LOCAL_WORKERS", 5, 0, 1_000)?,
+                distributed_workers: vars.number("JOB_DISTRIBUTED_WORKERS", 5, 0, 1_000)?,
+                local_capacity: vars.number("JOB_LOCAL_QUEUE_CAPACITY", 1_000, 1, 10_000_000)?,
+                local_threshold: vars.number("JOB_LOCAL_THRESHOLD", 5, 0, 10_000_000)?,
+                max_tries: vars.number("JOB_MAX_TRIES", 3, 1, 1_000)?,
+                retry_backoff: vars.duration("JOB_RETRY_BACKOFF", "1s")?,
+                lease: vars.duration("JOB_LEASE", "30s")?,
+                poll_interval: vars.duration("JOB_POLL_INTERVAL", "100ms")?,
+                dlq_max: vars.number("JOB_DLQ_MAX", 10_000, 1, 10_000_000)?,
+                worker_id_prefix: instance_id.clone(),
+                ..JobConfig::default()
             },
             cache_warm_interval: Some(vars.duration("CACHE_WARM_INTERVAL", "15m")?).filter(|d| !d.is_zero()),
             cors: CorsPolicy::new(

@@ -40,8 +40,8 @@ pub fn refresh_gauges(state: &AppState) {
     state.metrics.run_upkeep();
 }
 
-/// Gauges that exist from the start: build info, and the Redis breaker and job queues (the
-/// breaker reads 0 until the cache reports otherwise; the job system is not built yet).
+/// Gauges that exist from the start: build info, the Redis breaker (0 until the cache reports
+/// otherwise) and the rate-limit fallback flag.
 pub fn register_static_gauges(backend: &str, redis_enabled: bool) {
     let redis = if redis_enabled { "enabled" } else { "disabled" };
     metrics::gauge!("taskify_build_info", "version" => env!("CARGO_PKG_VERSION"), "db_backend" => backend.to_owned(),
@@ -50,9 +50,6 @@ pub fn register_static_gauges(backend: &str, redis_enabled: bool) {
     metrics::gauge!("circuit_breaker_state", "name" => "redis").set(0.0);
     // Without Redis every instance limits with its own buckets.
     metrics::gauge!("rate_limit_fallback_active").set(if redis_enabled { 0.0 } else { 1.0 });
-    for queue in ["local", "local_delayed"] {
-        metrics::gauge!("cache_jobs_queue_size", "queue" => queue).set(0.0);
-    }
 }
 
 /// Installs the tracing subscriber (binary only; tests bring their own or none).

@@ -121,8 +121,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
                 "redis": redis_check,
                 "cache": {"l1": "up", "l2": l2, "circuit_breaker": breaker.as_str(),
                           "pending_invalidations": cache.pending_invalidations()},
-                "jobs": {"mode": if cache.redis_configured() { "integrated_redis_local" } else { "local_only" },
-                         "local_workers": 0, "distributed_workers": 0},
+                "jobs": {"mode": state.jobs.mode(), "local_workers": state.jobs.config().local_workers,
+                         "distributed_workers": if cache.redis_configured() {
+                             state.jobs.config().distributed_workers } else { 0 }},
             },
         }),
     )

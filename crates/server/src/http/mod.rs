@@ -17,7 +17,7 @@ pub mod static_files;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post, put};
-use handlers::{admin, auth, cache, profile, tasks};
+use handlers::{admin, auth, cache, jobs, profile, tasks};
 use state::AppState;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -51,6 +51,15 @@ pub fn router(state: AppState) -> Router {
         .route("/roles", get(admin::roles))
         .route("/audit-logs", get(admin::audit_logs))
         .route("/cache/stats", get(cache::stats))
+        .route("/cache/health", get(cache::health))
+        .route("/cache/jobs", get(jobs::inspect))
+        .route("/cache/jobs/warmup", post(jobs::warmup))
+        .route("/cache/jobs/batch", post(jobs::batch))
+        .route("/cache/jobs/scheduled", post(jobs::scheduled))
+        .route("/cache/jobs/validation", post(jobs::validation))
+        .route("/cache/jobs/eviction", post(jobs::eviction))
+        .route("/cache/jobs/dlq", get(jobs::dlq).delete(jobs::dlq_purge))
+        .route("/cache/jobs/dlq/retry", post(jobs::dlq_retry))
         .route("/cache/clear", delete(cache::clear))
         .route("/cache/warm", post(cache::warm))
         .route("/cache/jobs/evict/{*key}", delete(cache::evict))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use taskify_core::Services;
+use taskify_jobs::JobSystem;
 
 use super::health::HealthCache;
 use super::rate_limit::RateLimiter;
@@ -21,4 +22,5 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     pub health: Arc<HealthCache>,
     pub rate_limiter: Arc<RateLimiter>,
+    pub jobs: JobSystem,
 }

@@ -8,8 +8,8 @@ use crate::http::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
-use taskify_cache::{Cache, is_glob};
+use serde_json::json;
+use taskify_cache::{BreakerState, is_glob};
 use taskify_core::CoreError;
 use taskify_core::access::Resource;
 use taskify_domain::text::{char_len, has_control_chars};
@@ -18,32 +18,39 @@ async fn allow(state: &AppState, caller: &Caller<SystemAdmin>) -> ApiResult<()> 
     Ok(state.services.access.authorize(&caller.principal, "system:admin", Resource::System, &caller.ctx, None).await?)
 }
 
-/// The job-system part of the stats (SPEC §5.8). The cache-warming job system is not built yet:
-/// its counters are honest zeros and no worker runs.
-fn cache_warming(cache: &Cache) -> Value {
-    json!({
-        "processed_jobs": 0, "failed_jobs": 0, "retry_jobs": 0, "dead_lettered_jobs": 0,
-        "distributed_jobs": 0, "local_jobs": 0, "redis_available": cache.redis_available(),
-        "distributed_workers": 0,
-        "system_type": if cache.redis_configured() { "integrated_redis_local" } else { "local_only" },
-        "local_worker_stats": {"workers": 0, "running": false, "jobs_processed": 0, "total_errors": 0,
-            "avg_duration": "0s", "total_duration": "0s", "queue_length": 0, "queue_capacity": 0},
-    })
-}
-
-fn queue_sizes(cache: &Cache) -> Value {
-    let redis = cache.redis_configured().then_some(0);
-    json!({"local": 0, "redis_immediate": redis, "redis_delayed": redis, "redis_processing": redis,
-           "redis_dead_letter": redis})
-}
-
 pub async fn stats(State(state): State<AppState>, caller: Caller<SystemAdmin>) -> ApiResult<Response> {
     allow(&state, &caller).await?;
-    let cache = state.services.caching.cache();
-    let stats = cache.detailed_stats().await;
+    let stats = state.services.caching.cache().detailed_stats().await;
+    let queue_sizes = state.jobs.queue_sizes().await;
     Ok(json(
         StatusCode::OK,
-        &json!({ "cache": stats, "cache_warming": cache_warming(cache), "queue_sizes": queue_sizes(cache) }),
+        &json!({ "cache": stats, "cache_warming": state.jobs.stats(), "queue_sizes": queue_sizes }),
+    ))
+}
+
+/// `GET /cache/health`: `degraded` when the workers are not running, Redis is configured but
+/// down, or the breaker is not closed.
+pub async fn health(State(state): State<AppState>, caller: Caller<SystemAdmin>) -> ApiResult<Response> {
+    allow(&state, &caller).await?;
+    let cache = state.services.caching.cache();
+    let breaker = cache.breaker().state();
+    let redis = match (cache.redis_configured(), cache.redis_available() && cache.redis_connected()) {
+        (false, _) => "disabled",
+        (true, true) => "up",
+        (true, false) => "down",
+    };
+    let running = state.jobs.running();
+    let healthy = running && redis != "down" && breaker == BreakerState::Closed;
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "status": if healthy { "healthy" } else { "degraded" },
+            "running": running,
+            "redis": redis,
+            "circuit_breaker": breaker.as_str(),
+            "metrics": state.jobs.stats(),
+            "queue_sizes": state.jobs.queue_sizes().await,
+        }),
     ))
 }
 

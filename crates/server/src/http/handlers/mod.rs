@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod jobs;
 pub mod profile;
 pub mod tasks;

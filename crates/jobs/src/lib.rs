@@ -1,0 +1,60 @@
+//! Taskify's cache-warming jobs (SPEC §6): the job document, the input rules of the job
+//! endpoints, the router, the in-process queue and its workers, and the distributed Redis queue
+//! with its atomic Lua operations.
+//!
+//! # Shape
+//! - [`Job`], [`JobType`], [`NewJob`]: the document of SPEC §6.1 and what a request asks for.
+//! - [`request`]: the 400 rules of SPEC §1.7 ([`warmup_request`], …, [`dlq_retry_request`],
+//!   [`dlq_purge_request`], [`parse_limit`]), the key rules ([`validate_key`]) and TTLs
+//!   ([`parse_ttl`], [`format_ttl`]).
+//! - [`JobSystem`]: one instance's router, workers, reaper, DLQ administration, stats and
+//!   graceful shutdown. Built on a [`taskify_cache::Cache`]: job effects write through it (both
+//!   levels plus the invalidation broadcast), and the Redis queue runs through its Redis handle,
+//!   so the circuit breaker named `redis` guards every queue call.
+//! - [`RedisQueue`]: the four Redis structures (`cache_jobs`, `cache_jobs_delayed`,
+//!   `cache_jobs_processing`, `cache_jobs_dlq`; names in [`QueueKeys`]) and their operations,
+//!   each one Lua script: promote, claim, ack, retry, renew, reap (and release, for shutdown).
+//!
+//! # Guarantees
+//! - Priority 1 is the most urgent, 10 the least, in every queue: the local queue orders by
+//!   (priority, enqueue order); the Redis ready set by `priority × 10^13 + ready_at_ms`.
+//! - A Redis job is executed by at most one worker at a time while its lease is renewed in time
+//!   (every third of `JOB_LEASE`). A worker whose lease moved on cannot ack or retry it: those
+//!   scripts remove exactly the worker's claimed document, so they are no-ops then. Every effect
+//!   is idempotent, so the overlap after a lost lease is harmless.
+//! - A crashed worker's job runs again once its lease expired (the reaper, every 5 s).
+//! - Lua scripts never re-encode a job's payload: they edit top-level members only and copy the
+//!   rest byte for byte (see `scripts`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod duration;
+mod effects;
+mod job;
+mod local;
+mod redis_queue;
+pub mod request;
+mod scripts;
+mod stats;
+mod system;
+pub mod telemetry;
+
+pub use config::{ExecutionHook, JobConfig, QueueKeys};
+pub use duration::{
+    DEFAULT_LONG_TTL, DEFAULT_TTL, MAX_TTL, MIN_TTL, format_duration, format_ttl, parse_duration, parse_ttl,
+};
+pub use effects::json_equal;
+pub use job::{
+    DEFAULT_PRIORITY, Job, JobType, LEAST_URGENT, MOST_URGENT, NewJob, PRIORITY_FACTOR, format_timestamp, ready_score,
+    type_label,
+};
+pub use redis_queue::{Claim, Claimed, Peek, Placement, Reaped, RedisQueue, RedisSizes, RetryDecision};
+pub use request::{
+    DlqSelection, FieldError, RequestError, RequestErrorKind, batch_request, dlq_purge_request, dlq_retry_request,
+    eviction_request, job_request, parse_limit, parse_offset, scheduled_request, validate_key, validation_request,
+    warmup_request,
+};
+pub use stats::{DlqPage, DlqRetryOutcome, Inspection, LocalWorkerStats, QueueSizes, ShutdownReport, WarmingStats};
+pub use system::{EnqueueError, Enqueued, JobSystem, Queue};
