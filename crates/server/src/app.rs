@@ -78,7 +78,7 @@ pub async fn serve(
     let metrics = crate::telemetry::metrics_handle();
     let policies = load_policies(&config)?;
     let store = connect(&config).await?;
-    crate::telemetry::register_static_gauges(store.backend().as_str(), config.redis.is_some());
+    crate::telemetry::register_metrics(store.backend().as_str(), config.redis.is_some());
     let background = CancellationToken::new();
     let (audit, audit_writer) = AuditSink::start(store.clone(), &config.core.audit, background.clone());
     let cache = build_cache(&config).await?;

@@ -40,9 +40,78 @@ pub fn refresh_gauges(state: &AppState) {
     state.metrics.run_upkeep();
 }
 
-/// Gauges that exist from the start: build info, the Redis breaker (0 until the cache reports
-/// otherwise) and the rate-limit fallback flag.
-pub fn register_static_gauges(backend: &str, redis_enabled: bool) {
+/// Help text of every metric of SPEC §8.1 (and Taskify's own), so the exposition carries
+/// `# HELP` lines (promtool's lint wants them).
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("http_requests_total", "HTTP requests by method, route template and status."),
+    ("http_request_duration_seconds", "HTTP request latency by method and route template."),
+    ("http_requests_in_flight", "HTTP requests being served."),
+    ("cache_operations_total", "Cache operations by level, operation and result."),
+    ("cache_hits_total", "Cache reads answered by L1 or L2."),
+    ("cache_misses_total", "Cache reads that found nothing."),
+    ("cache_l1_entries", "Entries in the in-process cache."),
+    ("cache_invalidations_published_total", "Invalidation messages published to other instances."),
+    ("cache_invalidations_received_total", "Invalidation messages received from other instances."),
+    ("cache_pending_invalidations", "L2 writes and invalidations waiting for Redis."),
+    ("circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+    ("circuit_breaker_transitions_total", "Circuit breaker state changes."),
+    ("redis_up", "1 when the last Redis call succeeded."),
+    ("cache_jobs_enqueued_total", "Cache-warming jobs enqueued by type and queue."),
+    ("cache_jobs_processed_total", "Cache-warming jobs completed by type and queue."),
+    ("cache_jobs_failed_total", "Failed cache-warming job attempts by type and queue."),
+    ("cache_jobs_retried_total", "Cache-warming jobs scheduled for another try."),
+    ("cache_jobs_dead_lettered_total", "Cache-warming jobs moved to the dead-letter queue."),
+    ("cache_jobs_lease_expired_total", "Job leases that expired and were reaped."),
+    ("cache_jobs_queue_size", "Jobs waiting per queue."),
+    ("cache_job_duration_seconds", "Cache-warming job execution time by type."),
+    ("rate_limit_decisions_total", "Rate-limit decisions by class."),
+    ("rate_limit_fallback_active", "1 while per-instance rate-limit buckets are in use."),
+    ("db_pool_connections", "Database pool connections by state."),
+    ("db_pool_max_connections", "Database pool size limit."),
+    ("db_pool_acquire_duration_seconds", "Time to take a connection from the pool (sampled by the health check)."),
+    ("db_errors_total", "Database errors by kind."),
+    ("authz_decisions_total", "Authorization decisions by action and decision."),
+    ("authz_evaluation_duration_seconds", "Policy evaluation time per decision."),
+    ("audit_queue_depth", "Audit rows waiting to be written."),
+    ("audit_rows_written_total", "Audit rows written."),
+    ("audit_write_errors_total", "Failed audit batch writes (retried)."),
+    ("auth_logins_total", "Logins by result."),
+    ("auth_token_refresh_total", "Refresh-token rotations by result."),
+    ("auth_logouts_total", "Logouts."),
+    ("auth_lockouts_total", "Login lockouts by kind."),
+    ("taskify_build_info", "Build information (always 1)."),
+    ("taskify_uptime_seconds", "Seconds since the instance started."),
+    ("taskify_db_operations_total", "Store operations started (each one or more SQL statements)."),
+];
+
+/// Describes every metric and creates the counters that may legitimately stay at zero, so the
+/// exposition names every metric of SPEC §8.1 from the start.
+fn describe_metrics() {
+    for (name, help) in DESCRIPTIONS {
+        let (name, help) = (*name, *help);
+        if name.ends_with("_total") {
+            metrics::describe_counter!(name, help);
+        } else if name.ends_with("_seconds") && name != "taskify_uptime_seconds" {
+            metrics::describe_histogram!(name, metrics::Unit::Seconds, help);
+        } else {
+            metrics::describe_gauge!(name, help);
+        }
+    }
+    for kind in ["connection", "query", "constraint"] {
+        metrics::counter!("db_errors_total", "kind" => kind).absolute(0);
+    }
+    metrics::counter!("audit_write_errors_total").absolute(0);
+    metrics::counter!("audit_rows_written_total").absolute(0);
+    for (from, to) in [("closed", "open"), ("open", "half-open"), ("half-open", "closed"), ("half-open", "open")] {
+        metrics::counter!("circuit_breaker_transitions_total", "name" => "redis", "from" => from, "to" => to)
+            .absolute(0);
+    }
+}
+
+/// Metric descriptions, zero counters, and the gauges that exist from the start: build info,
+/// the Redis breaker (0 until the cache reports otherwise) and the rate-limit fallback flag.
+pub fn register_metrics(backend: &str, redis_enabled: bool) {
+    describe_metrics();
     let redis = if redis_enabled { "enabled" } else { "disabled" };
     metrics::gauge!("taskify_build_info", "version" => env!("CARGO_PKG_VERSION"), "db_backend" => backend.to_owned(),
         "redis" => redis)
