@@ -916,3 +916,182 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port is free");
     listener.local_addr().expect("the listener has an address").port()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus text (SPEC §8.1)
+// ---------------------------------------------------------------------------------------------
+
+/// One sample of the Prometheus text format: `name{labels} value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// The samples of a Prometheus text exposition (comment and blank lines skipped). Fails the test
+/// on a line it cannot read.
+pub fn metric_samples(text: &str) -> Vec<Sample> {
+    text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).map(parse_sample).collect()
+}
+
+fn parse_sample(line: &str) -> Sample {
+    let name_end = line.find(['{', ' ']).unwrap_or_else(|| panic!("no value in metrics line {line:?}"));
+    let name = line[..name_end].to_owned();
+    let mut labels = std::collections::BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(after_brace) = rest.strip_prefix('{') {
+        let mut chars = after_brace.char_indices();
+        let mut key = String::new();
+        let mut end = None;
+        while let Some((index, c)) = chars.next() {
+            match c {
+                '}' => {
+                    end = Some(index + 1);
+                    break;
+                }
+                ',' | ' ' => {}
+                '=' => {
+                    assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "quoted label value in {line:?}");
+                    let mut value = String::new();
+                    loop {
+                        match chars.next().map(|(_, c)| c) {
+                            Some('\\') => match chars.next().map(|(_, c)| c) {
+                                Some('n') => value.push('\n'),
+                                Some(other) => value.push(other),
+                                None => panic!("unterminated label value in {line:?}"),
+                            },
+                            Some('"') => break,
+                            Some(other) => value.push(other),
+                            None => panic!("unterminated label value in {line:?}"),
+                        }
+                    }
+                    labels.insert(std::mem::take(&mut key), value);
+                }
+                other => key.push(other),
+            }
+        }
+        let end = end.unwrap_or_else(|| panic!("unclosed labels in {line:?}"));
+        rest = &after_brace[end..];
+    }
+    let value_text = rest.split_whitespace().next().unwrap_or_else(|| panic!("no value in metrics line {line:?}"));
+    let value = match value_text {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        text => text.parse().unwrap_or_else(|_| panic!("bad sample value in {line:?}")),
+    };
+    Sample { name, labels, value }
+}
+
+/// The value of the first sample named `name` whose labels include `labels`.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metric_samples(text)
+        .into_iter()
+        .find(|sample| {
+            sample.name == name
+                && labels.iter().all(|(key, value)| sample.labels.get(*key).is_some_and(|found| found == value))
+        })
+        .map(|sample| sample.value)
+}
+
+/// `GET /metrics`, expecting 200, as text.
+pub async fn metrics_text(api: &ApiClient) -> String {
+    body_text(api.get("/metrics").await, StatusCode::OK).await.1
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache administration (SPEC §1.6)
+// ---------------------------------------------------------------------------------------------
+
+impl ApiClient {
+    pub async fn cache_stats(&self, token: &str) -> Response {
+        send(self.authed(Method::GET, "/api/v1/cache/stats", token)).await
+    }
+
+    pub async fn cache_health(&self, token: &str) -> Response {
+        send(self.authed(Method::GET, "/api/v1/cache/health", token)).await
+    }
+
+    pub async fn cache_clear(&self, token: &str) -> Response {
+        send(self.authed(Method::DELETE, "/api/v1/cache/clear", token)).await
+    }
+
+    pub async fn cache_warm(&self, token: &str) -> Response {
+        send(self.authed(Method::POST, "/api/v1/cache/warm", token)).await
+    }
+
+    /// `DELETE /cache/jobs/evict/{key}`, with `key` percent-encoded as one path segment.
+    pub async fn cache_evict(&self, token: &str, key: &str) -> Response {
+        let path = format!("/api/v1/cache/jobs/evict/{}", percent_encode_segment(key));
+        send(self.authed(Method::DELETE, &path, token)).await
+    }
+
+    /// The `GET /cache/stats` body of an administrator, expecting 200.
+    pub async fn cache_stats_body(&self, admin_token: &str) -> Value {
+        json_body(self.cache_stats(admin_token).await, StatusCode::OK).await
+    }
+
+    /// The `GET /health` body, expecting 200.
+    pub async fn health_body(&self) -> Value {
+        json_body(self.get("/health").await, StatusCode::OK).await
+    }
+}
+
+/// Percent-encodes everything but the unreserved characters of RFC 3986 and `:`.
+pub fn percent_encode_segment(text: &str) -> String {
+    let mut encoded = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache-warming jobs (SPEC §1.7)
+// ---------------------------------------------------------------------------------------------
+
+impl ApiClient {
+    /// `POST /cache/jobs/{kind}` (`warmup`, `batch`, `scheduled`, `validation` or `eviction`).
+    pub async fn enqueue_job(&self, token: &str, kind: &str, body: &Value) -> Response {
+        self.authed_json(Method::POST, &format!("/api/v1/cache/jobs/{kind}"), token, body).await
+    }
+
+    /// `GET /cache/jobs?query`: the queue inspection.
+    pub async fn cache_jobs(&self, token: &str, query: Query<'_>) -> Response {
+        self.get_with(token, "/api/v1/cache/jobs", query).await
+    }
+
+    /// `GET /cache/jobs/dlq?query`.
+    pub async fn dlq(&self, token: &str, query: Query<'_>) -> Response {
+        self.get_with(token, "/api/v1/cache/jobs/dlq", query).await
+    }
+
+    /// `POST /cache/jobs/dlq/retry` with `body`.
+    pub async fn dlq_retry(&self, token: &str, body: &Value) -> Response {
+        self.authed_json(Method::POST, "/api/v1/cache/jobs/dlq/retry", token, body).await
+    }
+
+    /// `DELETE /cache/jobs/dlq?query`.
+    pub async fn dlq_purge(&self, token: &str, query: Query<'_>) -> Response {
+        send(self.client.delete(self.url("/api/v1/cache/jobs/dlq", query)).bearer_auth(token)).await
+    }
+
+    /// Enqueues a job of `kind`, expecting 202, and returns the body.
+    pub async fn enqueued_job(&self, admin_token: &str, kind: &str, body: &Value) -> Value {
+        json_body(self.enqueue_job(admin_token, kind, body).await, StatusCode::ACCEPTED).await
+    }
+
+    /// The `GET /cache/jobs` body for `query`, expecting 200.
+    pub async fn cache_jobs_body(&self, admin_token: &str, query: Query<'_>) -> Value {
+        json_body(self.cache_jobs(admin_token, query).await, StatusCode::OK).await
+    }
+
+    /// The `GET /cache/jobs/dlq` body for `query`, expecting 200.
+    pub async fn dlq_body(&self, admin_token: &str, query: Query<'_>) -> Value {
+        json_body(self.dlq(admin_token, query).await, StatusCode::OK).await
+    }
+}

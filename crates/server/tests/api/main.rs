@@ -4,6 +4,7 @@
 
 mod helpers;
 mod raw_http;
+mod redis;
 mod server_process;
 mod tokens;
 
@@ -13,8 +14,13 @@ mod authentication;
 mod authorization;
 mod bad_input;
 mod binary;
+mod cache;
+mod coherence;
 mod infrastructure;
+mod jobs;
 mod middleware;
+mod observability;
+mod outage;
 mod profile;
 mod security;
 mod tasks;
