@@ -306,7 +306,7 @@ fn exported_names(text: &str) -> std::collections::BTreeSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_after_a_burst_of_traffic_pass_promtool_check_metrics() {
+async fn metrics_after_a_burst_of_traffic_pass_promtool_and_cover_the_dashboard() {
     let promtool = find_promtool();
     let env = WithRedis::spawn(Backend::Sqlite, BURST_SETTINGS).await;
     burst(&env).await;
@@ -328,6 +328,26 @@ async fn metrics_after_a_burst_of_traffic_pass_promtool_check_metrics() {
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Issue acceptance: the shipped Grafana dashboard references only metrics that exist, i.e.
+    // that this very exposition contains.
+    let scrape = std::env::temp_dir().join(format!("taskify-metrics-{}.txt", uuid::Uuid::new_v4()));
+    std::fs::write(&scrape, &text).expect("the scrape is written");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let check = Command::new("python3")
+        .arg(repo.join("scripts/check-dashboard.py"))
+        .arg(repo.join("deploy/grafana/dashboards/taskify.json"))
+        .arg("--metrics")
+        .arg(&scrape)
+        .output()
+        .expect("python3 runs scripts/check-dashboard.py");
+    let _ = std::fs::remove_file(&scrape);
+    assert!(
+        check.status.success(),
+        "the dashboard names metrics that /metrics does not export:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
     );
 
     // SPEC §8.1: the route label is the matched template or `unmatched`, never a raw path.
