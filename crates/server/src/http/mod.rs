@@ -24,7 +24,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 
 /// Every route of the API, with the middleware of SPEC §7.1 (outermost first: request id,
-/// access log and metrics, problem rendering, panic recovery, security headers, CORS, timeout,
+/// access log and metrics, problem rendering, security headers, panic recovery, CORS, timeout,
 /// compression, then per matched API route the declared body limit and the rate limit).
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -87,10 +87,52 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(from_fn_with_state(state.clone(), layers::deadline))
         .layer(from_fn_with_state(state.clone(), cors::cors))
-        .layer(from_fn(layers::response_headers))
         .layer(CatchPanicLayer::custom(layers::panic_response))
+        // Outside panic recovery (SPEC §7.1 lists it inside), so a panic's 500 carries the
+        // security headers too: §7.3 wants them on every response.
+        .layer(from_fn(layers::response_headers))
         .layer(from_fn(problem::render_problems))
         .layer(from_fn_with_state(state.clone(), layers::observe))
         .layer(from_fn(request_id::assign_request_id))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// G7: a panicking handler answers a 500 problem with the request id, and the router keeps
+    /// serving. Uses the production layers in the production order.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_500_problem_and_the_service_goes_on() {
+        async fn boom() -> &'static str {
+            panic!("deliberate test panic")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(CatchPanicLayer::custom(layers::panic_response))
+            .layer(from_fn(layers::response_headers))
+            .layer(from_fn(problem::render_problems))
+            .layer(from_fn(request_id::assign_request_id));
+
+        let request = Request::get("/boom").header("x-request-id", "panic-1").body(Body::empty()).expect("request");
+        let response = app.clone().oneshot(request).await.expect("a response");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(response.headers()["x-request-id"], "panic-1");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let body = to_bytes(response.into_body(), 1 << 16).await.expect("body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(problem["error"], "internal_error");
+        assert_eq!(problem["message"], "internal server error");
+        assert_eq!(problem["request_id"], "panic-1");
+        assert!(!String::from_utf8_lossy(&body).contains("deliberate"), "the panic text never reaches the client");
+
+        let fine = app.oneshot(Request::get("/fine").body(Body::empty()).expect("request")).await.expect("response");
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }
