@@ -2,7 +2,12 @@
 //! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
 
 use crate::config::{Config, redact_url};
-use crate::http::{self, health::HealthCache, rate_limit::RateLimiter, state::AppState};
+use crate::http::{
+    self,
+    health::HealthCache,
+    rate_limit::RateLimiter,
+    state::{AppState, Shared},
+};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -95,7 +100,7 @@ pub async fn serve(
     let rate_limiter = Arc::new(RateLimiter::new(config.rate_limits.idle, cache.redis()));
     let jobs_stop = CancellationToken::new();
     let jobs = JobSystem::start(cache.clone(), config.jobs.clone(), jobs_stop.clone());
-    let state = AppState {
+    let state = AppState::new(Shared {
         services,
         rate_limiter,
         jobs: jobs.clone(),
@@ -104,7 +109,7 @@ pub async fn serve(
         started: Instant::now(),
         shutting_down: Arc::new(AtomicBool::new(false)),
         health: Arc::new(HealthCache::default()),
-    };
+    });
     let stop = CancellationToken::new();
     let stop_signal = stop.clone();
     let shutting_down = state.shutting_down.clone();

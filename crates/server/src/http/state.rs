@@ -11,9 +11,27 @@ use taskify_jobs::JobSystem;
 use super::health::HealthCache;
 use super::rate_limit::RateLimiter;
 
-/// The application state: services plus process-wide facts. Cheap to clone.
+/// The application state: services plus process-wide facts. Behind one `Arc`, because axum
+/// clones the state for every layer and extractor of every request: one reference count instead
+/// of one per service (measured at ~10 % of a cached read's CPU before).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub services: Services,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
