@@ -119,12 +119,11 @@ pub async fn serve(
         stop_signal.cancel();
     });
     let drain = state.config.shutdown_timeout;
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let stopped = stop.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.cancelled().await });
-    let mut server = tokio::spawn(async move { server.await });
+    let read_timeout = state.config.read_timeout;
+    let app = http::router(state);
+    let mut server = tokio::spawn(http::listen::serve(listener, app, read_timeout, stop.clone()));
     tokio::select! {
-        result = &mut server => result.context("server task")?.context("server")?,
+        result = &mut server => result.context("server task")?,
         () = async { stop.cancelled().await; tokio::time::sleep(drain).await } => {
             tracing::warn!("in-flight requests did not finish within SHUTDOWN_TIMEOUT");
             server.abort();

@@ -44,6 +44,9 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub request_timeout: Duration,
+    /// Longest wait for a complete request head (and for the next request on an idle
+    /// keep-alive connection).
+    pub read_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub idle_timeout: Duration,
     pub body_limit_bytes: usize,
@@ -389,6 +392,7 @@ impl Config {
             host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address", |s| s.parse().ok())?,
             port: vars.number("PORT", 8080, 0, 65535)?,
             request_timeout,
+            read_timeout: vars.duration("READ_TIMEOUT", "30s")?,
             shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", "30s")?,
             idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod handlers;
 pub mod health;
 pub mod layers;
+pub mod listen;
 pub mod problem;
 pub mod rate_limit;
 pub mod request_id;

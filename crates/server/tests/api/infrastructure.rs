@@ -154,3 +154,21 @@ sqlite_only!(the_openapi_document_and_its_viewer_are_served, |app| async move {
     let content_type = header(&headers, "content-type").unwrap_or_default();
     assert!(content_type.starts_with("text/html"), "/api-docs content type {content_type:?}");
 });
+
+sqlite_only!(
+    a_client_that_never_finishes_its_request_head_is_disconnected,
+    overrides = &[("READ_TIMEOUT", "1s")],
+    |app| async move {
+        // READ_TIMEOUT bounds the wait for a complete request head (slow-client protection).
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connects");
+        stream.write_all(b"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.expect("partial head sent");
+        let mut buffer = [0u8; 64];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("the server closes the connection well before 10 s");
+        assert!(matches!(read, Ok(0) | Err(_)), "the connection was closed without an answer: {read:?}");
+        // The server still serves everyone else.
+        assert_eq!(app.get("/live").await.status(), reqwest::StatusCode::OK);
+    }
+);
