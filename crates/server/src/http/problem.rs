@@ -204,7 +204,8 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         // `validation_failed` always lists its fields; `invalid_request` only when one is known.
         errors: (problem.code == "validation_failed" || !problem.errors.is_empty())
             .then_some(problem.errors.as_slice()),
-        retry_after: problem.retry_after,
+        // The `retry_after` member belongs to 429s (SPEC §0.5); a 503 sends only the header.
+        retry_after: problem.retry_after.filter(|_| problem.status == StatusCode::TOO_MANY_REQUESTS),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
     let headers = response.headers_mut();
