@@ -9,6 +9,7 @@ use crate::audit::AuditSink;
 use crate::config::AllowedReads;
 use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult};
+use crate::input::QueryInput;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use taskify_authz::{self as authz, DecisionContext, OwnerFacts, PolicyEngine, TaskFacts};
@@ -178,7 +179,7 @@ impl Access {
         ctx: &RequestContext,
         extra: Option<Value>,
     ) -> AuditEntry {
-        let mut context = json!({ "query": ctx.query });
+        let mut context = json!({ "query": QueryInput::parse(ctx.raw_query.as_deref()).to_json() });
         if let (Some(Value::Object(extra)), Value::Object(map)) = (extra, &mut context) {
             map.extend(extra);
         }

@@ -1,8 +1,6 @@
 //! What the use cases need to know about the HTTP request that caused them: for audit rows,
 //! throttling and token bookkeeping. Built by the server once per request.
 
-use serde_json::Value;
-
 /// Request facts recorded in audit rows (SPEC §3.6) and refresh-token rows.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
@@ -12,8 +10,8 @@ pub struct RequestContext {
     pub user_agent: Option<String>,
     pub method: String,
     pub path: String,
-    /// The query parameters as a JSON object (for the audit `context`).
-    pub query: Value,
+    /// The raw query string; decoded only when an audit row is written.
+    pub raw_query: Option<String>,
 }
 
 impl RequestContext {

@@ -114,6 +114,11 @@ impl QueryInput {
         Self(pairs)
     }
 
+    /// Decodes a raw query string (`a=1&b=x%20y`); an undecodable one counts as empty.
+    pub fn parse(raw: Option<&str>) -> Self {
+        Self(raw.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default())
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }

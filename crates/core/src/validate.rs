@@ -1,7 +1,7 @@
 //! Validation of identity fields and passwords (SPEC §1.2, §4.5), shared by register, profile
 //! updates, the CLI and the admin bootstrap.
 
-use taskify_domain::text::{char_len, check_line, has_control_chars};
+use taskify_domain::text::{char_len, check_line};
 
 /// Characters that count as "special" for the password rules.
 const SPECIAL: &str = "!@#$%^&*()_+-=[]{}|;:,.<>?";
@@ -85,11 +85,6 @@ pub fn login_password_problem(password: &str) -> Option<String> {
 /// `Some(trimmed)` or `None` for an optional org field where `""` means "no value".
 pub fn optional_trimmed(value: Option<&str>) -> Option<String> {
     value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
-}
-
-/// True when the text holds a control character (used for fields without other rules).
-pub fn is_single_line(value: &str) -> bool {
-    !has_control_chars(value)
 }
 
 #[cfg(test)]

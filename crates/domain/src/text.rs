@@ -11,12 +11,6 @@ pub fn has_control_chars(s: &str) -> bool {
     s.chars().any(|c| (c as u32) < 0x20 || c as u32 == 0x7f)
 }
 
-/// ASCII-only lowercase: the one case folding used in Rust, SQLite `lower` and PostgreSQL
-/// `lower(x COLLATE "C")`, so all three agree.
-pub fn fold_case(s: &str) -> String {
-    s.to_ascii_lowercase()
-}
-
 /// Checks a single-line text field: trimmed length within `min..=max` and no control characters.
 /// Returns the message for the field error, or `None` when the value is fine.
 pub fn check_line(value: &str, min: usize, max: usize) -> Option<String> {

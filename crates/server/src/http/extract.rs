@@ -69,20 +69,13 @@ pub fn request_context(parts: &Parts) -> RequestContext {
         method: parts.method.to_string(),
         // Nested routers see the path without their prefix; audit rows want the request's own.
         path: parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path()).to_owned(),
-        query: query_input(parts.uri.query()).to_json(),
+        raw_query: parts.uri.query().map(str::to_owned),
     }
 }
 
 /// A header as text, when it is valid visible ASCII.
 pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Decoded query parameters in arrival order.
-pub fn query_input(query: Option<&str>) -> QueryInput {
-    let pairs =
-        query.map(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default()).unwrap_or_default();
-    QueryInput::new(pairs)
 }
 
 /// The request context, for public endpoints.
@@ -101,7 +94,7 @@ pub struct Params(pub QueryInput);
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(Self(query_input(parts.uri.query())))
+        Ok(Self(QueryInput::parse(parts.uri.query())))
     }
 }
 
