@@ -24,6 +24,16 @@ pub const BREAKER_TRANSITIONS: &str = "circuit_breaker_transitions_total";
 /// `redis_up` gauge (absent when Redis is disabled).
 pub const REDIS_UP: &str = "redis_up";
 
+/// Exports the transitions of the breaker `name` at zero, so the counter exists before the
+/// first outage (SPEC §8.1 lists it).
+pub fn register_breaker(name: &'static str) {
+    use crate::breaker::BreakerState::{Closed, HalfOpen, Open};
+    for (from, to) in [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed), (HalfOpen, Open)] {
+        metrics::counter!(BREAKER_TRANSITIONS, "name" => name, "from" => from.as_str(), "to" => to.as_str())
+            .absolute(0);
+    }
+}
+
 /// The `level` label.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Level {

@@ -25,6 +25,19 @@ pub const JOB_DURATION: &str = "cache_job_duration_seconds";
 /// The `queue` labels of [`JOBS_QUEUE_SIZE`].
 pub const QUEUE_GAUGES: [&str; 6] = ["local", "local_delayed", "ready", "delayed", "processing", "dlq"];
 
+/// Exports the job counters that may legitimately stay at zero (failures, retries, dead letters,
+/// expired leases), so every metric of SPEC §8.1 is present from the start.
+pub fn register() {
+    for kind in crate::job::JobType::ALL.map(crate::job::JobType::as_str) {
+        metrics::counter!(JOBS_RETRIED, "type" => kind).absolute(0);
+        metrics::counter!(JOBS_DEAD_LETTERED, "type" => kind).absolute(0);
+        for queue in [Queue::Local, Queue::Redis] {
+            metrics::counter!(JOBS_FAILED, "type" => kind, "queue" => queue.as_str()).absolute(0);
+        }
+    }
+    metrics::counter!(JOBS_LEASE_EXPIRED).absolute(0);
+}
+
 pub(crate) fn enqueued(kind: &str, queue: Queue) {
     metrics::counter!(JOBS_ENQUEUED, "type" => type_label(kind), "queue" => queue.as_str()).increment(1);
 }

@@ -102,18 +102,8 @@ fn describe_metrics() {
     }
     metrics::counter!("audit_write_errors_total").absolute(0);
     metrics::counter!("audit_rows_written_total").absolute(0);
-    for kind in ["cache_warmup", "cache_scheduled", "cache_batch", "cache_validation", "cache_eviction"] {
-        metrics::counter!("cache_jobs_retried_total", "type" => kind).absolute(0);
-        metrics::counter!("cache_jobs_dead_lettered_total", "type" => kind).absolute(0);
-        for queue in ["local", "redis"] {
-            metrics::counter!("cache_jobs_failed_total", "type" => kind, "queue" => queue).absolute(0);
-        }
-    }
-    metrics::counter!("cache_jobs_lease_expired_total").absolute(0);
-    for (from, to) in [("closed", "open"), ("open", "half-open"), ("half-open", "closed"), ("half-open", "open")] {
-        metrics::counter!("circuit_breaker_transitions_total", "name" => "redis", "from" => from, "to" => to)
-            .absolute(0);
-    }
+    taskify_jobs::telemetry::register();
+    taskify_cache::telemetry::register_breaker("redis");
 }
 
 /// Metric descriptions, zero counters, and the gauges that exist from the start: build info,
