@@ -43,68 +43,14 @@ BASE_URL=${BASE_URL%/}
 ADMIN_EMAIL=${ADMIN_EMAIL:-admin@taskify.local}
 readonly KEY_PREFIX="admin-cache-test"
 
-for tool in curl jq; do
-  command -v "$tool" >/dev/null 2>&1 || {
-    printf 'error: %s is required (apt-get install %s)\n' "$tool" "$tool" >&2
-    exit 1
-  }
-done
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-readonly BODY="$work/body"
-
-run_id="$(date +%s)$((RANDOM % 10000))"
-passed=0
-failed=0
-STATUS=000
-TOKEN=""
-
-# call METHOD PATH [JSON]: sets STATUS and writes the body to $BODY.
-call() {
-  local method=$1 path=$2 json=${3-}
-  local args=(-sS -o "$BODY" -w '%{http_code}' --max-time 30 -X "$method"
-    -H 'Accept: application/json' -H "X-Request-Id: admin-cache-test-$run_id-$RANDOM")
-  [[ -n $TOKEN ]] && args+=(-H "Authorization: Bearer $TOKEN")
-  [[ -n $json ]] && args+=(-H 'Content-Type: application/json' --data-binary "$json")
-  : >"$BODY"
-  STATUS=$(curl "${args[@]}" "$BASE_URL$path" 2>"$work/curl.err") || STATUS=000
-}
-
-# check NAME EXPECTED_STATUS [JQ_FILTER [JQ_ARGS…]]
-check() {
-  local name=$1 expected=$2 filter=${3-}
-  shift $(($# < 3 ? $# : 3))
-  local problem=""
-  if [[ $STATUS != "$expected" ]]; then
-    problem="HTTP $STATUS, expected $expected"
-    [[ $STATUS == 000 ]] && problem+=" ($(tr '\n' ' ' <"$work/curl.err"))"
-  elif [[ -n $filter ]] && ! jq -e "$@" "$filter" "$BODY" >/dev/null 2>&1; then
-    problem="body does not satisfy: $filter"
-  fi
-  if [[ -z $problem ]]; then
-    passed=$((passed + 1))
-    printf 'PASS %s (HTTP %s)\n' "$name" "$STATUS"
-    return 0
-  fi
-  failed=$((failed + 1))
-  printf 'FAIL %s: %s\n' "$name" "$problem"
-  [[ -s $BODY ]] && printf '     body: %s\n' "$(head -c 400 "$BODY" | tr '\n' ' ')"
-  return 1
-}
+CHECK_NAME=admin-cache-test
+# shellcheck source-path=SCRIPTDIR source=lib/http-check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/http-check.sh"
 
 show_body() {
   if [[ -s $BODY ]]; then
     jq . "$BODY" 2>/dev/null || cat "$BODY"
   fi
-}
-
-finish() {
-  printf '\nadmin-cache-test (%s): %d passed, %d failed\n' "$BASE_URL" "$passed" "$failed"
-  if ((failed == 0)); then
-    exit 0
-  fi
-  exit 1
 }
 
 # RFC 3339 UTC time N seconds from now (GNU date, then BSD date).

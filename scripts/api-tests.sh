@@ -31,70 +31,9 @@ BASE_URL=${1:-${BASE_URL:-http://localhost}}
 BASE_URL=${BASE_URL%/}
 TIMEOUT=${API_TESTS_TIMEOUT:-30}
 
-for tool in curl jq; do
-  command -v "$tool" >/dev/null 2>&1 || {
-    printf 'error: %s is required (apt-get install %s)\n' "$tool" "$tool" >&2
-    exit 1
-  }
-done
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-readonly BODY="$work/body" HEADERS="$work/headers"
-
-run_id="$(date +%s)$((RANDOM % 10000))"
-passed=0
-failed=0
-request_no=0
-STATUS=000
-TOKEN=""
-
-# call METHOD PATH [JSON]: one request; sets STATUS, writes the body to $BODY and the headers
-# to $HEADERS. Sends the bearer token when TOKEN is set.
-call() {
-  local method=$1 path=$2 json=${3-}
-  request_no=$((request_no + 1))
-  local args=(-sS -o "$BODY" -D "$HEADERS" -w '%{http_code}' --max-time "$TIMEOUT"
-    -X "$method" -H 'Accept: application/json' -H "X-Request-Id: api-tests-$run_id-$request_no")
-  [[ -n $TOKEN ]] && args+=(-H "Authorization: Bearer $TOKEN")
-  [[ -n $json ]] && args+=(-H 'Content-Type: application/json' --data-binary "$json")
-  : >"$BODY"
-  : >"$HEADERS"
-  STATUS=$(curl "${args[@]}" "$BASE_URL$path" 2>"$work/curl.err") || STATUS=000
-}
-
-# check NAME EXPECTED_STATUS [JQ_FILTER [JQ_ARGS…]]: the last call's status, and the filter
-# (which must yield true) on its JSON body. Returns non-zero on failure.
-check() {
-  local name=$1 expected=$2 filter=${3-}
-  shift $(($# < 3 ? $# : 3))
-  local problem=""
-  if [[ $STATUS != "$expected" ]]; then
-    problem="HTTP $STATUS, expected $expected"
-    [[ $STATUS == 000 ]] && problem+=" ($(tr '\n' ' ' <"$work/curl.err"))"
-  elif [[ -n $filter ]] && ! jq -e "$@" "$filter" "$BODY" >/dev/null 2>&1; then
-    problem="body does not satisfy: $filter"
-  fi
-  if [[ -z $problem ]]; then
-    passed=$((passed + 1))
-    printf 'PASS %s (HTTP %s)\n' "$name" "$STATUS"
-    return 0
-  fi
-  failed=$((failed + 1))
-  printf 'FAIL %s: %s\n' "$name" "$problem"
-  if [[ -s $BODY ]]; then
-    printf '     body: %s\n' "$(head -c 400 "$BODY" | tr '\n' ' ')"
-  fi
-  return 1
-}
-
-finish() {
-  printf '\napi-tests (%s): %d passed, %d failed\n' "$BASE_URL" "$passed" "$failed"
-  if ((failed == 0)); then
-    exit 0
-  fi
-  exit 1
-}
+CHECK_NAME=api-tests
+# shellcheck source-path=SCRIPTDIR source=lib/http-check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/http-check.sh"
 
 # Stops early when a step that the rest depends on failed.
 abort() {
