@@ -840,19 +840,12 @@ pub fn assert_recent(value: &Value) {
 }
 
 /// Polls `probe` every 100 ms until it yields a value, failing after `deadline`.
-pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let give_up = tokio::time::Instant::now() + deadline;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < give_up, "timed out after {deadline:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually_every(what, deadline, Duration::from_millis(100), probe).await
 }
 
 /// Polls `GET /audit-logs` (as `admin_token`, with `query`) for up to 5 s until a row satisfies
