@@ -251,7 +251,8 @@ impl LoginThrottle {
     }
 }
 
-fn ceil_secs(d: Duration) -> u64 {
+/// Whole seconds, rounded up (for `Retry-After`).
+pub fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 

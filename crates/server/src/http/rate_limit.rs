@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use taskify_cache::redis::Script;
 use taskify_cache::{CallKind, RedisHandle};
-use taskify_core::auth::throttle::ip_key;
+use taskify_core::auth::throttle::{ceil_secs, ip_key};
 
 /// A route class with its bucket parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -297,10 +297,6 @@ fn shared_verdict(class: ClassLimit, level: f64, allowed: bool, retry_after_secs
         reset_secs: ((f64::from(class.burst) - level).max(0.0) / rate).ceil() as u64,
         retry_after_secs: retry_after_secs.max(1),
     }
-}
-
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// The limiting middleware for matched API routes.
