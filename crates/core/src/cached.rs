@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use taskify_cache::{Cache, Fill};
 use taskify_domain::{
-    Attribute, Paged, Principal, Task, TaskListQuery, Timestamp, Visibility,
+    Attribute, Paged, Principal, Task, TaskListQuery, Timestamp, User, Visibility,
     time::{self, format_micros},
 };
 use taskify_store::{RevokedJti, Store, TaskRecord};
@@ -25,6 +25,7 @@ pub struct CacheTtls {
     pub task: Duration,
     pub list: Duration,
     pub principal: Duration,
+    pub user: Duration,
 }
 
 /// The generation counter of every task list (`Gall`).
@@ -120,6 +121,27 @@ impl Caching {
             }
         })
         .await
+    }
+
+    /// A live (not deleted) user as the API shows it (`user:{uid}`), cached no longer than its
+    /// earliest role expiry (its `roles` would change then). Deleted users are not cached: they
+    /// read as absent.
+    pub async fn user(&self, store: &Store, user_id: Uuid) -> CoreResult<Option<User>> {
+        let ttl = self.ttls.user;
+        self.through(&format!("user:{user_id}"), || async move {
+            let now = time::now();
+            let Some(mut user) = store.get_user(user_id, now, true).await?.filter(|u| u.deleted_at.is_none()) else {
+                return Ok(None);
+            };
+            let until = user.role_assignments.take().unwrap_or_default().iter().filter_map(|a| a.expires_at).min();
+            Ok(Some(Fill::new(encode(&user)?, ttl_until(until, now, ttl))))
+        })
+        .await
+    }
+
+    /// A login changed `last_login_at`: `user:{uid}` is dropped everywhere.
+    pub async fn user_changed(&self, user_id: Uuid) {
+        self.cache.invalidate(&[&format!("user:{user_id}")]).await;
     }
 
     /// Whether the access token `jti` is revoked (`revoked:{jti}`: `"1"` or, on purpose, `"0"`),

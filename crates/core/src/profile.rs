@@ -77,11 +77,9 @@ impl ProfileService {
         Self { store, access, auth, caching }
     }
 
+    /// A live user, through the cache; deleted or absent users are 404.
     async fn user(&self, id: Uuid) -> CoreResult<User> {
-        match self.store.get_user(id, time::now(), false).await? {
-            Some(u) if u.deleted_at.is_none() => Ok(u),
-            _ => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
-        }
+        self.caching.user(&self.store, id).await?.ok_or(CoreError::NotFound(MSG_USER_NOT_FOUND))
     }
 
     /// `GET /users/profile`: the caller's user and permissions.

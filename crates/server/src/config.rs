@@ -431,6 +431,7 @@ impl Config {
                 task: vars.duration("CACHE_TASK_TTL", "30m")?,
                 list: vars.duration("CACHE_LIST_TTL", "5m")?,
                 principal: vars.duration("CACHE_PRINCIPAL_TTL", "60s")?,
+                user: vars.duration("CACHE_USER_TTL", "10m")?,
             },
             jobs: JobConfig {
                 local_workers: vars.number("JOB_LOCAL_WORKERS", 5, 0, 1_000)?,

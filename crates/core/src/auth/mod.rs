@@ -242,6 +242,7 @@ impl AuthService {
         }
         let now = time::now();
         self.store.record_login(credentials.user_id, now).await?;
+        self.caching.user_changed(credentials.user_id).await;
         let principal = self.load_principal(credentials.user_id, now).await?;
         let user = self
             .store

@@ -129,7 +129,7 @@ pub async fn quiet_database_operations(api: &ApiClient) -> f64 {
 }
 
 /// The acceptance check: once a task is cached (two GETs), further GETs by its owner add
-/// nothing to `taskify_db_operations_total`.
+/// nothing to `taskify_db_operations_total`; the same for the caller's profile.
 async fn assert_cached_reads_touch_no_database(app: &TestApp) {
     let alice = app.new_account("alice", Some("Engineering")).await;
     let id = app.new_task_id(alice.token(), "Served from the cache").await;
@@ -144,6 +144,19 @@ async fn assert_cached_reads_touch_no_database(app: &TestApp) {
     let after = metric_value(&metrics_text(app).await, "taskify_db_operations_total", &[])
         .expect("taskify_db_operations_total is exported");
     assert_eq!(after, before, "20 cached GET /tasks/{{id}} started {} database operations", after - before);
+
+    // The caller's own profile is a cached read too (`user:{uid}`).
+    for _ in 0..2 {
+        json_body(app.profile(alice.token()).await, StatusCode::OK).await;
+    }
+    let before = quiet_database_operations(app).await;
+    for _ in 0..20 {
+        let me = json_body(app.profile(alice.token()).await, StatusCode::OK).await;
+        assert_eq!(me["username"], "alice");
+    }
+    let after = metric_value(&metrics_text(app).await, "taskify_db_operations_total", &[])
+        .expect("taskify_db_operations_total is exported");
+    assert_eq!(after, before, "20 cached GET /users/profile started {} database operations", after - before);
 }
 
 // ---------------------------------------------------------------------------------------------
