@@ -183,6 +183,9 @@ fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
     if config.jwt_secret_generated {
         tracing::warn!("JWT_SECRET is not set: using a random secret, so tokens die with this process");
     }
+    for name in &config.ignored_variables {
+        tracing::warn!(variable = name, "ignored: Taskify uses one multiplexed Redis connection, not a pool");
+    }
     if let Some(path) = &config.policy_file {
         tracing::warn!(
             policy_file = %path,

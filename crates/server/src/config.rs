@@ -2,6 +2,7 @@
 //! environment plus an optional `.env`), validated at start-up with errors that name the
 //! variable and what it expects. There is no silent fallback for a bad value.
 
+use crate::config_values;
 use crate::http::client_ip::Cidr;
 use crate::http::cors::CorsPolicy;
 use crate::http::rate_limit::{ClassLimit, RateLimits};
@@ -60,6 +61,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// True when `JWT_SECRET` was not set and a random one is used (development only).
     pub jwt_secret_generated: bool,
+    /// Variables of the old service that are set but have no effect here (logged at start).
+    pub ignored_variables: Vec<&'static str>,
     pub policy_file: Option<String>,
     pub cors: CorsPolicy,
     pub rate_limits: RateLimits,
@@ -180,6 +183,19 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         self.raw(name).unwrap_or_else(|| default.to_owned())
     }
 
+    /// A free-form value (trimmed) that must pass `check`.
+    fn checked(
+        &self,
+        name: &str,
+        default: &str,
+        expected: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> Result<String, ConfigError> {
+        let value = self.string(name, default);
+        let value = value.trim();
+        if check(value) { Ok(value.to_owned()) } else { Err(self.fail(name, value, expected)) }
+    }
+
     fn duration(&self, name: &str, default: &str) -> Result<Duration, ConfigError> {
         let default = parse_duration(default).unwrap_or_default();
         self.parse(name, default, "a duration such as 250ms, 30s, 1h30m", parse_duration)
@@ -233,7 +249,11 @@ fn database_url<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<String,
     let user = vars.string("DB_USER", "postgres");
     let password = vars.string("DB_PASSWORD", "");
     let name = vars.string("DB_NAME", "task_manager");
-    let ssl = vars.raw("DB_SSL_MODE").or_else(|| vars.raw("DB_SSLMODE")).unwrap_or_else(|| "disable".into());
+    let ssl_variable = if vars.raw("DB_SSL_MODE").is_some() { "DB_SSL_MODE" } else { "DB_SSLMODE" };
+    let ssl =
+        vars.checked(ssl_variable, "disable", "disable, allow, prefer, require, verify-ca or verify-full", |v| {
+            matches!(v, "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full")
+        })?;
     let auth = if password.is_empty() { user } else { format!("{user}:{password}") };
     Ok(format!("postgres://{auth}@{host}:{port}/{name}?sslmode={ssl}"))
 }
@@ -283,7 +303,12 @@ fn redis_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Option<
 fn cache_config<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, instance_id: &str) -> Result<CacheConfig, ConfigError> {
     let defaults = CacheConfig::default();
     Ok(CacheConfig {
-        key_prefix: vars.string("CACHE_KEY_PREFIX", &defaults.key_prefix),
+        key_prefix: vars.checked(
+            "CACHE_KEY_PREFIX",
+            &defaults.key_prefix,
+            "1 to 64 letters, digits or ._:-",
+            config_values::is_label,
+        )?,
         l1_max_entries: vars.number("CACHE_L1_MAX_ENTRIES", defaults.l1_max_entries, 1, 100_000_000)?,
         l1_max_bytes: vars.number("CACHE_L1_MAX_BYTES", defaults.l1_max_bytes, 1024, 1 << 40)?,
         l1_ttl: vars.duration("CACHE_L1_TTL", "5m")?,
@@ -330,7 +355,10 @@ impl Config {
         let request_timeout = vars.duration("REQUEST_TIMEOUT", "30s")?;
         let (jwt_secret, jwt_secret_generated) = match vars.raw("JWT_SECRET") {
             Some(s) => (s.into_bytes(), false),
-            None => (rand::random::<[u8; 32]>().to_vec(), true),
+            // A random secret logs everyone out at each restart and differs between replicas:
+            // acceptable on a developer's machine only.
+            None if environment == Environment::Development => (rand::random::<[u8; 32]>().to_vec(), true),
+            None => return Err(vars.fail("JWT_SECRET", "", "a secret outside development")),
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let admin_password = vars.raw("ADMIN_PASSWORD");
@@ -372,8 +400,12 @@ impl Config {
                 allowed_reads,
             },
             admin: AdminBootstrap {
-                email: vars.string("ADMIN_EMAIL", "admin@taskify.local"),
-                username: vars.string("ADMIN_USERNAME", "admin"),
+                email: vars.checked("ADMIN_EMAIL", "admin@taskify.local", "an email address", |v| {
+                    taskify_core::validate::email_problem(v).is_none()
+                })?,
+                username: vars.checked("ADMIN_USERNAME", "admin", "a valid username", |v| {
+                    taskify_core::validate::username_problem(v).is_none()
+                })?,
                 password: admin_password,
             },
         };
@@ -385,7 +417,11 @@ impl Config {
             }
         }
         let database_url = database_url(&vars)?;
-        let instance_id = vars.raw("INSTANCE_ID").unwrap_or_else(default_instance_id);
+        let instance_id = match vars.raw("INSTANCE_ID") {
+            Some(id) if config_values::is_label(id.trim()) => id.trim().to_owned(),
+            Some(id) => return Err(vars.fail("INSTANCE_ID", &id, "1 to 64 letters, digits or ._:-")),
+            None => default_instance_id(),
+        };
         let audit_retention = Some(vars.duration("AUDIT_RETENTION", "0")?).filter(|d| !d.is_zero());
         let config = Self {
             environment,
@@ -397,7 +433,12 @@ impl Config {
             idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,
             instance_id: instance_id.clone(),
-            log_level: vars.string("LOG_LEVEL", "info"),
+            log_level: vars.checked(
+                "LOG_LEVEL",
+                "info",
+                "trace, debug, info, warn, error or per-module directives",
+                |v| config_values::log_filter(v).is_some(),
+            )?,
             log_format: vars.parse(
                 "LOG_FORMAT",
                 if production { LogFormat::Json } else { LogFormat::Pretty },
@@ -423,6 +464,11 @@ impl Config {
             },
             migrate_on_start: vars.boolean("DB_MIGRATE_ON_START", true)?,
             jwt_secret_generated,
+            // One multiplexed Redis connection serves every request, so pool sizes mean nothing.
+            ignored_variables: ["REDIS_POOL_SIZE", "REDIS_MIN_IDLE_CONNS"]
+                .into_iter()
+                .filter(|name| vars.raw(name).is_some())
+                .collect(),
             policy_file: vars.raw("POLICY_FILE"),
             trusted_proxies: trusted_proxies(&vars)?,
             redis: redis_config(&vars)?,
@@ -448,12 +494,24 @@ impl Config {
             },
             cache_warm_interval: Some(vars.duration("CACHE_WARM_INTERVAL", "15m")?).filter(|d| !d.is_zero()),
             cors: CorsPolicy::new(
-                &vars.string("CORS_ORIGINS", "http://localhost:3000"),
-                &vars.string("CORS_METHODS", "GET,POST,PUT,PATCH,DELETE,OPTIONS"),
-                &vars.string(
+                &vars.checked(
+                    "CORS_ORIGINS",
+                    "http://localhost:3000",
+                    "comma-separated origins (scheme://host[:port]) or *",
+                    |v| config_values::all_entries(v, config_values::is_origin),
+                )?,
+                &vars.checked(
+                    "CORS_METHODS",
+                    "GET,POST,PUT,PATCH,DELETE,OPTIONS",
+                    "comma-separated method names",
+                    |v| config_values::all_entries(v, config_values::is_token),
+                )?,
+                &vars.checked(
                     "CORS_HEADERS",
                     "Authorization,Content-Type,Idempotency-Key,If-Match,If-None-Match,X-Request-Id",
-                ),
+                    "comma-separated header names",
+                    |v| config_values::all_entries(v, config_values::is_token),
+                )?,
             ),
             rate_limits: RateLimits {
                 enabled: vars.boolean("RATE_LIMIT_ENABLED", true)?,
@@ -539,6 +597,43 @@ mod tests {
         assert_eq!(config(&[("PORT", "70000")]).expect_err("bad").variable, "PORT");
         assert_eq!(config(&[("ADMIN_PASSWORD", "weak")]).expect_err("bad").variable, "ADMIN_PASSWORD");
         assert!(!format!("{:?}", config(&[("ADMIN_PASSWORD", "weak")])).contains("weak"));
+    }
+
+    #[test]
+    fn free_form_values_are_checked_not_replaced() {
+        for (name, bad) in [
+            ("LOG_LEVEL", "verbose"),
+            ("CORS_ORIGINS", "example.com"),
+            ("CORS_METHODS", "GET,P OST"),
+            ("CORS_HEADERS", "X-Ok,Bad Header"),
+            ("INSTANCE_ID", "node 1"),
+            ("CACHE_KEY_PREFIX", "a b"),
+            ("ADMIN_EMAIL", "not-an-email"),
+            ("ADMIN_USERNAME", "x"),
+            ("DB_SSLMODE", "sometimes"),
+        ] {
+            // DB_HOST makes the DB_* variables count.
+            assert_eq!(config(&[(name, bad), ("DB_HOST", "db")]).expect_err(bad).variable, name);
+        }
+        let ok = config(&[("LOG_LEVEL", "warn,taskify_core=debug"), ("CORS_ORIGINS", "https://a.example,*")]);
+        assert_eq!(ok.expect("valid").log_level, "warn,taskify_core=debug");
+    }
+
+    #[test]
+    fn a_secret_is_required_outside_development() {
+        for environment in ["staging", "production"] {
+            let err = config(&[("ENVIRONMENT", environment)]).expect_err(environment);
+            assert_eq!(err.variable, "JWT_SECRET");
+        }
+        let strong = "s".repeat(40);
+        assert!(!config(&[("ENVIRONMENT", "staging"), ("JWT_SECRET", &strong)]).expect("set").jwt_secret_generated);
+    }
+
+    #[test]
+    fn unused_redis_pool_sizes_are_reported() {
+        let c = config(&[("REDIS_POOL_SIZE", "20")]).expect("accepted");
+        assert_eq!(c.ignored_variables, ["REDIS_POOL_SIZE"]);
+        assert!(config(&[]).expect("defaults").ignored_variables.is_empty());
     }
 
     #[test]
