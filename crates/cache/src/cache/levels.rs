@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{Fill, Inner, L2Fill, L2Read, TOMBSTONE_AGE_MARGIN, ttl_millis, verdict_of};
-use crate::breaker::BreakerState;
+use crate::breaker_state::BreakerState;
 use crate::l1::Entry;
 use crate::redis_handle::CallKind;
 use crate::stats::Counters;

@@ -10,7 +10,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::breaker::{BreakerState, CircuitBreaker};
+use crate::breaker::CircuitBreaker;
+use crate::breaker_state::BreakerState;
 use crate::bus::{self, SubscriberSettings};
 use crate::config::{CacheConfig, RedisConfig};
 use crate::flight::Flights;

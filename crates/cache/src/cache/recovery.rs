@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{Inner, RedisSide, SubState, lock};
-use crate::breaker::BreakerState;
+use crate::breaker_state::BreakerState;
 use crate::bus::{BusListener, Invalidation};
 use crate::glob::Glob;
 use crate::l1::Change;
