@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::FutureExt;
 
-use super::{PROMOTE_BATCH, Queue, Shared, chrono_duration, loose_fields, now};
+use super::{PROMOTE_BATCH, Shared, chrono_duration, loose_fields, now};
 use crate::effects;
-use crate::job::Job;
+use crate::job::{Job, Queue};
 use crate::redis_queue::{Claimed, RedisQueue, RetryDecision};
 use crate::stats::Counters;
 use crate::telemetry;
@@ -20,7 +20,9 @@ impl Shared {
             if let Some(hook) = &self.config.before_execute {
                 hook(job.clone()).await;
             }
-            effects::perform(self, &job).await
+            // The correcting warmup of a validation job is routed like any other new job.
+            let enqueue = |new| async move { self.enqueue(new).await.map(|_| ()).map_err(|e| e.to_string()) };
+            effects::perform(&self.cache, &job, enqueue).await
         };
         match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => result,

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
 use serde_json::{Value, json};
 use taskify_cache::{Cache, CallKind};
 use tokio::sync::watch;
@@ -15,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::JobConfig;
 use crate::job::format_timestamp;
-use crate::job::{FALLBACK_MAX_TRIES, Job, JobType};
+use crate::job::{FALLBACK_MAX_TRIES, Job, JobType, Queue};
 use crate::local::LocalQueue;
 use crate::redis_queue::RedisQueue;
 use crate::stats::{Counters, ShutdownReport};
@@ -33,26 +32,6 @@ const PROMOTE_BATCH: usize = 100;
 const REAP_BATCH: usize = 1000;
 /// How often the local DLQ is handed to Redis and the queue gauges are refreshed.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Which queue a job was routed to: the `queue` of the 202 bodies and of the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Queue {
-    /// This instance's in-process queue.
-    Local,
-    /// The shared Redis queue.
-    Redis,
-}
-
-impl Queue {
-    /// `local` or `redis`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Redis => "redis",
-        }
-    }
-}
 
 /// A job accepted by [`JobSystem::enqueue`].
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +126,7 @@ pub struct JobSystem {
     shared: Arc<Shared>,
 }
 
-pub(crate) struct Shared {
+struct Shared {
     cache: Cache,
     config: JobConfig,
     redis: Option<RedisQueue>,
@@ -231,10 +210,6 @@ fn loose_fields(document: &str) -> (u32, u32, String) {
 }
 
 impl Shared {
-    pub(crate) fn cache(&self) -> &Cache {
-        &self.cache
-    }
-
     /// The Redis queue if Redis is configured and the breaker is not open.
     fn available_queue(&self) -> Option<RedisQueue> {
         self.redis.as_ref().filter(|q| q.is_available()).cloned()

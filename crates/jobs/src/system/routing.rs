@@ -4,13 +4,13 @@ use chrono::SubsecRound;
 use taskify_cache::CallKind;
 use uuid::Uuid;
 
-use super::{EnqueueError, Enqueued, Queue, Shared, now};
-use crate::job::{DEFAULT_PRIORITY, Job, JobType, LEAST_URGENT, MOST_URGENT, NewJob};
+use super::{EnqueueError, Enqueued, Shared, now};
+use crate::job::{DEFAULT_PRIORITY, Job, JobType, LEAST_URGENT, MOST_URGENT, NewJob, Queue};
 use crate::stats::Counters;
 use crate::telemetry;
 
 impl Shared {
-    pub(crate) async fn enqueue(&self, new: NewJob) -> Result<Enqueued, EnqueueError> {
+    pub(super) async fn enqueue(&self, new: NewJob) -> Result<Enqueued, EnqueueError> {
         let at = now();
         let priority = match new.priority {
             0 => DEFAULT_PRIORITY,
