@@ -1,7 +1,7 @@
 //! The cache and breaker metrics of SPEC §8.1, behind small helpers so that names and label
 //! values are spelled in one place.
 
-use crate::breaker::BreakerState;
+use crate::breaker_state::BreakerState;
 
 /// `cache_operations_total{level,op,result}`.
 pub const CACHE_OPERATIONS: &str = "cache_operations_total";
@@ -27,7 +27,7 @@ pub const REDIS_UP: &str = "redis_up";
 /// Exports the transitions of the breaker `name` at zero, so the counter exists before the
 /// first outage (SPEC §8.1 lists it).
 pub fn register_breaker(name: &'static str) {
-    use crate::breaker::BreakerState::{Closed, HalfOpen, Open};
+    use crate::breaker_state::BreakerState::{Closed, HalfOpen, Open};
     for (from, to) in [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed), (HalfOpen, Open)] {
         metrics::counter!(BREAKER_TRANSITIONS, "name" => name, "from" => from.as_str(), "to" => to.as_str())
             .absolute(0);
