@@ -74,7 +74,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("authz_evaluation_duration_seconds", "Policy evaluation time per decision."),
     ("audit_queue_depth", "Audit rows waiting to be written."),
     ("audit_rows_written_total", "Audit rows written."),
-    ("audit_write_errors_total", "Failed audit batch writes (retried)."),
+    ("audit_write_errors_total", "Failed audit writes: retried, or refused and isolated."),
+    ("audit_rows_sanitized_total", "Audit rows the database refused, stored sanitised (context.sanitized)."),
     ("auth_logins_total", "Logins by result."),
     ("auth_token_refresh_total", "Refresh-token rotations by result."),
     ("auth_logouts_total", "Logouts."),
@@ -100,8 +101,7 @@ fn describe_metrics() {
     for kind in ["connection", "query", "constraint"] {
         metrics::counter!("db_errors_total", "kind" => kind).absolute(0);
     }
-    metrics::counter!("audit_write_errors_total").absolute(0);
-    metrics::counter!("audit_rows_written_total").absolute(0);
+    taskify_core::audit::register_metrics();
     taskify_jobs::telemetry::register();
     taskify_cache::telemetry::register_breaker("redis");
 }

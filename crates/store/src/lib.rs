@@ -60,13 +60,13 @@ pub enum StoreError {
     #[error("duplicate {0:?}")]
     Conflict(UniqueViolation),
     /// The database cannot be reached (connect error, pool timeout, I/O).
-    #[error("database unavailable")]
+    #[error("database unavailable: {}", error::describe(.0))]
     Unavailable(#[source] sqlx::Error),
     /// The statement ran past `statement_timeout` (PostgreSQL): the request took too long.
-    #[error("database statement timed out")]
+    #[error("database statement timed out: {}", error::describe(.0))]
     Timeout(#[source] sqlx::Error),
-    /// Any other database error.
-    #[error("database query failed")]
+    /// Any other database error, for instance a value the database refuses.
+    #[error("database query failed: {}", error::describe(.0))]
     Query(#[source] sqlx::Error),
     /// A stored value could not be decoded into a domain type.
     #[error("stored data is invalid: {0}")]
@@ -85,6 +85,23 @@ pub enum UniqueViolation {
     Email,
     Username,
     Other,
+}
+
+impl StoreError {
+    /// The SQLSTATE (PostgreSQL) or extended result code (SQLite) the database reported, if any.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            Self::Unavailable(e) | Self::Timeout(e) | Self::Query(e) => error::sqlstate(e),
+            _ => None,
+        }
+    }
+
+    /// True when trying the same statement again later may succeed: the database could not be
+    /// reached, or it was too busy to finish in time. Anything else is about the statement or
+    /// its values, and repeating it would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Timeout(_))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -16,6 +16,7 @@ mod bad_input;
 mod binary;
 mod cache;
 mod coherence;
+mod hardening_audit;
 mod infrastructure;
 mod jobs;
 mod middleware;
