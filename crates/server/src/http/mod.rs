@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, extractors, middleware and the problem+json mapping.
 
+pub mod bounded_map;
 pub mod client_ip;
 pub mod conditional;
 pub mod cors;

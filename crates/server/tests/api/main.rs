@@ -24,6 +24,7 @@ mod middleware;
 mod observability;
 mod outage;
 mod profile;
+mod rate_limit_leases;
 mod request_bounds;
 mod security;
 mod shutdown_drain;
