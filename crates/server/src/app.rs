@@ -113,15 +113,25 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let stop_signal = stop.clone();
     let shutting_down = state.shutting_down.clone();
+    let drain_delay = state.config.shutdown_drain_delay;
     tokio::spawn(async move {
         shutdown.await;
+        // `/ready` turns 503 at once, while the instance goes on serving for the drain delay:
+        // load balancers see it and stop sending before the listener closes.
         shutting_down.store(true, Ordering::SeqCst);
+        tracing::info!(?drain_delay, "draining: /ready answers 503, still serving");
+        tokio::time::sleep(drain_delay).await;
+        tracing::info!("no longer accepting connections; finishing the requests in flight");
         stop_signal.cancel();
     });
     let drain = state.config.shutdown_timeout;
-    let read_timeout = state.config.read_timeout;
+    let timeouts = http::listen::Timeouts {
+        read: state.config.read_timeout,
+        write: state.config.write_timeout,
+        idle: state.config.idle_timeout,
+    };
     let app = http::router(state);
-    let mut server = tokio::spawn(http::listen::serve(listener, app, read_timeout, stop.clone()));
+    let mut server = tokio::spawn(http::listen::serve(listener, app, timeouts, stop.clone()));
     tokio::select! {
         result = &mut server => result.context("server task")?,
         () = async { stop.cancelled().await; tokio::time::sleep(drain).await } => {

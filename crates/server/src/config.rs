@@ -45,10 +45,15 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub request_timeout: Duration,
-    /// Longest wait for a complete request head (and for the next request on an idle
-    /// keep-alive connection).
+    /// Longest time for a request, head and body, to arrive (from its first byte).
     pub read_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// How long `/ready` answers 503 on SIGTERM while the instance still serves, so load
+    /// balancers take it out of rotation before it stops accepting.
+    pub shutdown_drain_delay: Duration,
+    /// Longest time a response may take to be written to the client.
+    pub write_timeout: Duration,
+    /// Longest wait for the next request on a keep-alive connection.
     pub idle_timeout: Duration,
     pub body_limit_bytes: usize,
     pub instance_id: String,
@@ -430,6 +435,8 @@ impl Config {
             request_timeout,
             read_timeout: vars.duration("READ_TIMEOUT", "30s")?,
             shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", "30s")?,
+            shutdown_drain_delay: vars.duration("SHUTDOWN_DRAIN_DELAY", "5s")?,
+            write_timeout: vars.duration("WRITE_TIMEOUT", "30s")?,
             idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,
             instance_id: instance_id.clone(),

@@ -226,6 +226,8 @@ pub fn default_settings() -> Vec<(&'static str, &'static str)> {
         ("ARGON2_MEMORY_KIB", "1024"),
         ("ARGON2_ITERATIONS", "1"),
         ("LOG_LEVEL", "warn"),
+        // Test instances stop at once; the drain tests set their own delay.
+        ("SHUTDOWN_DRAIN_DELAY", "0"),
     ]
 }
 
