@@ -16,6 +16,7 @@ mod bad_input;
 mod binary;
 mod cache;
 mod coherence;
+mod database_outage;
 mod infrastructure;
 mod jobs;
 mod middleware;
