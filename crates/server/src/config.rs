@@ -464,7 +464,14 @@ impl Config {
                 max_lifetime: vars.duration("DB_CONN_MAX_LIFETIME", "1h")?,
                 idle_timeout: vars.duration("DB_CONN_MAX_IDLE_TIME", "30m")?,
                 // Independent of REQUEST_TIMEOUT: start-up takes its first connections through it.
-                acquire_timeout: Duration::from_secs(5),
+                // Once the database is known to be down requests are refused at once anyway;
+                // this bounds the wait of those that come before.
+                acquire_timeout: vars.parse(
+                    "DB_ACQUIRE_TIMEOUT",
+                    Duration::from_secs(5),
+                    "a duration above zero such as 500ms or 5s",
+                    |s| parse_duration(s).filter(|d| !d.is_zero()),
+                )?,
                 // The request deadline, but never below 1 s: start-up work (migration checks,
                 // the admin bootstrap) runs on the same pool and must not be cut off.
                 statement_timeout: request_timeout.max(Duration::from_secs(1)),

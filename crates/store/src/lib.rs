@@ -17,6 +17,7 @@ mod macros;
 mod admins;
 mod attributes;
 mod audit;
+mod availability;
 mod connect;
 mod dialect;
 mod error;
@@ -35,6 +36,7 @@ use chrono::Duration;
 use taskify_domain::{Attribute, AttributeValue, RoleAssignment, Task, Timestamp};
 use uuid::Uuid;
 
+pub use availability::RETRY_AFTER_SECS as UNAVAILABLE_RETRY_AFTER_SECS;
 pub use connect::{Backend, PoolConfig, PoolStats};
 pub use migrate::MigrationLock;
 

@@ -18,6 +18,7 @@ mod cache;
 mod coherence;
 mod connection_timeouts;
 mod hardening_audit;
+mod database_outage;
 mod infrastructure;
 mod jobs;
 mod metric_names;
