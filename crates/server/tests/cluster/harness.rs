@@ -338,10 +338,11 @@ impl Drop for Nginx {
 /// nginx from `NGINX_BIN`, the `PATH` or `/usr/sbin`; when missing and running as root, installed
 /// with apt-get (serialised with `flock`, since the scenarios may run in parallel processes).
 fn nginx_binary() -> Option<PathBuf> {
+    if let Ok(bin) = std::env::var("NGINX_BIN") {
+        let bin = PathBuf::from(bin);
+        return bin.is_file().then_some(bin);
+    }
     let find = || -> Option<PathBuf> {
-        if let Ok(bin) = std::env::var("NGINX_BIN") {
-            return Some(PathBuf::from(bin));
-        }
         let path = std::env::var("PATH").unwrap_or_default();
         std::env::split_paths(&path)
             .chain([PathBuf::from("/usr/sbin")])
