@@ -57,6 +57,9 @@ pub struct Cluster {
     dir: PathBuf,
     // Dropped last: the nodes are stopped first (fields drop in declaration order).
     _database: TestDatabase,
+    /// One cluster at a time on this machine, also under `cargo test`, which runs the scenarios
+    /// as threads of one process (nextest runs them one at a time through a test group).
+    _turn: std::fs::File,
 }
 
 impl Cluster {
@@ -70,6 +73,9 @@ impl Cluster {
             );
             return None;
         };
+        let turn = std::fs::File::create(std::env::temp_dir().join("taskify-cluster-tests.lock"))
+            .expect("the lock file can be created");
+        turn.lock().expect("the cluster lock can be taken");
         let dir = fresh_temp_dir();
         let database = TestDatabase::create(Backend::Postgres);
         let redis = RedisServer::start(dir.join("redis")).await;
@@ -92,7 +98,7 @@ impl Cluster {
         let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
         let nginx = Nginx::start(&nginx_bin, &dir.join("nginx"), free_port(), &ports).await;
         let entry = ApiClient::new(format!("http://127.0.0.1:{}", nginx.port));
-        let cluster = Cluster { entry, nodes, redis, nginx, environment, dir, _database: database };
+        let cluster = Cluster { entry, nodes, redis, nginx, environment, dir, _database: database, _turn: turn };
         cluster.wait_for_entry().await;
         Some(cluster)
     }
