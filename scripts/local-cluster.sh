@@ -17,12 +17,10 @@
 #   * one database for all: --db URL, else a fresh SQLite file (WAL mode) .cluster/taskify.db;
 #   * Redis: --redis URL; else a local redis-server on 127.0.0.1:16379 when one is installed;
 #     --no-redis runs without Redis;
-#   * nginx on 127.0.0.1:18080 in front of the nodes, as the current user, with its prefix, pid,
-#     logs and temp folders under .cluster/nginx/, and the behaviour of SPEC §11.2 (least_conn,
-#     keep-alive, one retry of idempotent requests on error/timeout/502, X-Forwarded-For replaced
-#     by the peer address, X-Request-Id passed on or generated, /nginx-health, /metrics 404,
-#     client_max_body_size 2m, timeouts 30/60/60 s, no gzip, no added headers). The upstream is a
-#     static list of the N local ports: there is no Docker DNS to re-resolve here;
+#   * nginx on 127.0.0.1:18080 in front of the nodes with the shipped deploy/nginx/nginx.conf
+#     (rendered by deploy/nginx/render-local.sh), as the current user, with its prefix, pid,
+#     logs and temp folders under .cluster/nginx/. The upstream is a static list of the N local
+#     ports (there is no Docker DNS to re-resolve here); everything else is the shipped file;
 #   * all nodes start at once, then it waits (at most 30 s) until every /ready answers 200.
 #   Other environment variables of Taskify (RATE_LIMIT_*, ADMIN_*, CACHE_*, JOB_*, LOG_*, …) are
 #   passed to the nodes and remembered for `restart`, where the values set then take precedence.
@@ -306,107 +304,16 @@ wait_ready() {
 
 # --- nginx -----------------------------------------------------------------------------------
 
+# The shipped deploy/nginx/nginx.conf, rendered by deploy/nginx/render-local.sh for the local
+# ports (a static upstream instead of Docker DNS; paths under .cluster/nginx/). REAL_IP_FROM is
+# applied as in the container.
 write_nginx_conf() {
-  local n=$1 i user_line="" real_ip=""
-  mkdir -p "$NGINX_DIR/logs" "$NGINX_DIR/temp"
-  if ((EUID == 0)); then
-    # The master runs as root here: keep the workers as the current user too (nginx's default,
-    # nobody, cannot write the temp folders under .cluster/).
-    user_line="user $(id -un) $(id -gn);"
-  fi
-  if [[ -n ${REAL_IP_FROM:-} ]]; then
-    local cidr
-    for cidr in ${REAL_IP_FROM//,/ }; do
-      [[ $cidr =~ ^[0-9A-Fa-f.:/]+$ ]] || die "invalid entry in REAL_IP_FROM: $cidr"
-      real_ip+="        set_real_ip_from $cidr;"$'\n'
-    done
-    real_ip+="        real_ip_header X-Forwarded-For;"$'\n'"        real_ip_recursive on;"$'\n'
-  fi
-  local servers=""
+  local n=$1 i ports=()
   for ((i = 1; i <= n; i++)); do
-    servers+="        server 127.0.0.1:$(node_port "$i") max_fails=1 fail_timeout=5s;"$'\n'
+    ports+=("$(node_port "$i")")
   done
-
-  cat >"$NGINX_DIR/nginx.conf" <<CONF
-# Written by scripts/local-cluster.sh for $n node(s). The behaviour of deploy/nginx/nginx.conf
-# (SPEC §11.2), with a static upstream of the local ports instead of Docker DNS.
-$user_line
-worker_processes 1;
-daemon on;
-pid "$NGINX_DIR/nginx.pid";
-error_log "$NGINX_DIR/logs/error.log" notice;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    default_type application/octet-stream;
-    server_tokens off;
-    sendfile on;
-    keepalive_timeout 65s;
-    gzip off;
-    client_max_body_size 2m;
-
-    client_body_temp_path "$NGINX_DIR/temp/client_body";
-    proxy_temp_path "$NGINX_DIR/temp/proxy";
-    fastcgi_temp_path "$NGINX_DIR/temp/fastcgi";
-    uwsgi_temp_path "$NGINX_DIR/temp/uwsgi";
-    scgi_temp_path "$NGINX_DIR/temp/scgi";
-
-    map \$http_x_request_id \$taskify_request_id {
-        default \$http_x_request_id;
-        ""      \$request_id;
-    }
-
-    log_format taskify '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status '
-                       '\$body_bytes_sent "\$http_user_agent" request_id=\$taskify_request_id '
-                       'upstream=\$upstream_addr upstream_status=\$upstream_status '
-                       'request_time=\$request_time';
-    access_log "$NGINX_DIR/logs/access.log" taskify;
-
-    upstream taskify_api {
-        zone taskify_api 64k;
-        least_conn;
-$servers
-        keepalive 32;
-        keepalive_timeout 50s;
-    }
-
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        server_name _;
-$real_ip
-        location = /nginx-health {
-            access_log off;
-            default_type text/plain;
-            return 200 "healthy\\n";
-        }
-
-        location = /metrics {
-            return 404;
-        }
-
-        location / {
-            proxy_pass http://taskify_api;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Request-Id \$taskify_request_id;
-
-            proxy_connect_timeout 30s;
-            proxy_send_timeout 60s;
-            proxy_read_timeout 60s;
-
-            # Idempotent requests only: non_idempotent is deliberately not listed.
-            proxy_next_upstream error timeout http_502;
-            proxy_next_upstream_tries 2;
-        }
-    }
-}
-CONF
+  "$ROOT/deploy/nginx/render-local.sh" "$NGINX_DIR" "$NGINX_PORT" "${ports[@]}" ||
+    die "cannot render deploy/nginx/nginx.conf for local use"
 }
 
 nginx_args() {
