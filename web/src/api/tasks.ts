@@ -60,6 +60,25 @@ function patchCached(qc: QueryClient, id: string, patch: (t: Task) => Task | nul
 }
 
 /**
+ * Moves of one task in quick succession (← → → on the board) run one after the other, each with
+ * the version the previous one produced, so they do not trip over their own If-Match.
+ */
+const chains = new Map<string, Promise<Task>>();
+function chainedUpdate(task: Task, input: TaskInput): Promise<Task> {
+  const previous = chains.get(task.id);
+  const run = (async () => {
+    const base = previous ? await previous.catch(() => task) : task;
+    return updateTask(base.version > task.version ? base : task, input);
+  })();
+  chains.set(task.id, run);
+  const cleanup = () => {
+    if (chains.get(task.id) === run) chains.delete(task.id);
+  };
+  run.then(cleanup, cleanup);
+  return run;
+}
+
+/**
  * Status moves and other small edits, applied to the screen at once and rolled back, with the
  * server's message, when the server refuses them.
  */
@@ -67,7 +86,7 @@ export function useOptimisticUpdate() {
   const qc = useQueryClient();
   const notify = useNotify();
   return useMutation({
-    mutationFn: ({ task, input }: { task: Task; input: TaskInput }) => updateTask(task, input),
+    mutationFn: ({ task, input }: { task: Task; input: TaskInput }) => chainedUpdate(task, input),
     onMutate: async ({ task, input }) => {
       await qc.cancelQueries({ queryKey: ['tasks'] });
       return patchCached(qc, task.id, (t) => ({ ...t, ...input }));

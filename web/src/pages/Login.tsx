@@ -14,7 +14,8 @@ export function LoginPage() {
   const [error, setError] = useState<unknown>(() => takeSessionProblem());
   const [busy, setBusy] = useState(false);
 
-  if (profile && !busy) return <Navigate to="/tasks" replace />;
+  const target = state.from && state.from !== '/logout' ? state.from : '/tasks';
+  if (profile && !busy) return <Navigate to={target} replace />;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -22,10 +23,10 @@ export function LoginPage() {
     setError(null);
     try {
       await login(email, password);
-      navigate(state.from && state.from !== '/logout' ? state.from : '/tasks', { replace: true });
+      // `busy` stays true: the page is left, and the redirect above must not race this one.
+      navigate(target, { replace: true });
     } catch (err) {
       setError(err);
-    } finally {
       setBusy(false);
     }
   };

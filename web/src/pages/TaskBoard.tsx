@@ -17,12 +17,14 @@ export function TaskBoard({ tasks, profile, onEdit, truncated }: Props) {
   const move = useOptimisticUpdate();
   const [over, setOver] = useState<Status | null>(null);
   const [announce, setAnnounce] = useState('');
-  const refocus = useRef<string | null>(null);
+  // The card to focus once it shows up in its new column (a move remounts it there).
+  const refocus = useRef<{ id: string; status: Status } | null>(null);
   const board = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    if (!refocus.current) return;
-    const el = board.current?.querySelector<HTMLElement>(`[data-card-id="${refocus.current}"]`);
+    const target = refocus.current;
+    if (!target) return;
+    const el = board.current?.querySelector<HTMLElement>(`[data-status="${target.status}"] [data-card-id="${target.id}"]`);
     if (el) {
       el.focus();
       refocus.current = null;
@@ -31,7 +33,7 @@ export function TaskBoard({ tasks, profile, onEdit, truncated }: Props) {
 
   const moveTo = (task: Task, status: Status) => {
     if (task.status === status) return;
-    refocus.current = task.id;
+    refocus.current = { id: task.id, status };
     setAnnounce(`Moved “${task.title}” to ${STATUS_LABEL[status]}.`);
     move.mutate({ task, input: { status } });
   };
@@ -77,7 +79,7 @@ export function TaskBoard({ tasks, profile, onEdit, truncated }: Props) {
           const column = tasks.filter((t) => t.status === status);
           return (
             <section key={status} className={`column${over === status ? ' drop' : ''}`} aria-labelledby={`col-${status}`}
-              data-testid={`board-column-${status}`}
+              data-testid={`board-column-${status}`} data-status={status}
               onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; setOver(status); }}
               onDragLeave={() => setOver((s) => (s === status ? null : s))}
               onDrop={(e) => onDrop(e, status)}>
