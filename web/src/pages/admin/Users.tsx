@@ -19,8 +19,9 @@ export function UsersTab() {
   const [role, setRole] = useState('');
   const [department, setDepartment] = useState('');
   const [page, setPage] = useState(1);
+  const [pageSize, setPageSize] = useState(20);
   const [open, setOpen] = useState<string | null>(null);
-  const query = { q, is_active: active, role, department, page, pageSize: 20 };
+  const query = { q, is_active: active, role, department, page, pageSize };
   const users = useQuery({
     queryKey: ['admin', 'users', query],
     queryFn: async () => (await api.get<UserPage>('/users', { query })).data,
@@ -122,7 +123,15 @@ export function UsersTab() {
           </table>
         </div>
       )}
-      {users.data && <Pager data={users.data} onPage={setPage} label="User pages" testid="user-page" />}
+      {users.data && (
+        <div className="row wrap">
+          <Pager data={users.data} onPage={setPage} label="User pages" testid="user-page" />
+          <label htmlFor="u-size">Per page</label>
+          <select id="u-size" data-testid="user-page-size" value={pageSize} onChange={(e) => { setPageSize(Number(e.target.value)); setPage(1); }}>
+            {[5, 20, 50, 100].map((n) => <option key={n} value={n}>{n}</option>)}
+          </select>
+        </div>
+      )}
       {openUser && <UserDetail user={openUser} onClose={() => setOpen(null)} onChanged={refresh} />}
     </>
   );
