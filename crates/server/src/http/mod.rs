@@ -85,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api-docs/openapi.json", get(static_files::openapi))
         .route("/api-docs/docs.js", get(static_files::docs_js))
         .route("/api-docs/docs.css", get(static_files::docs_css))
-        .route("/assets/{*path}", get(static_files::asset));
+        .route("/assets/{*path}", get(static_files::hashed_asset));
     for page in ["/", "/login", "/register", "/tasks", "/profile", "/admin", "/logout"] {
         app = app.route(page, get(static_files::ui_shell));
     }
