@@ -92,9 +92,8 @@ impl From<StoreError> for CoreError {
         };
         metrics::counter!("db_errors_total", "kind" => kind).increment(1);
         match err {
-            StoreError::Unavailable(e) => {
-                Self::Unavailable { reason: format!("database unavailable: {e}"), retry_after_secs: None }
-            }
+            // The store's text names the driver's message and SQLSTATE, for the log line.
+            e @ StoreError::Unavailable(_) => Self::Unavailable { reason: e.to_string(), retry_after_secs: None },
             StoreError::Timeout(_) => Self::Timeout,
             other => Self::Internal(format!("store: {other}: {}", source_chain(&other))),
         }
