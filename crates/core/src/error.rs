@@ -96,7 +96,8 @@ impl From<StoreError> for CoreError {
         };
         metrics::counter!("db_errors_total", "kind" => kind).increment(1);
         match err {
-            StoreError::Unavailable(e) => Self::DatabaseUnavailable {
+            // The store's text names the driver's message and SQLSTATE, for the log line.
+            e @ StoreError::Unavailable(_) => Self::DatabaseUnavailable {
                 reason: e.to_string(),
                 retry_after_secs: taskify_store::UNAVAILABLE_RETRY_AFTER_SECS,
             },
