@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -67,7 +67,7 @@ async fn sigterm_turns_ready_503_keeps_serving_during_the_delay_and_finishes_req
     // During the delay: /ready is 503 and new requests, on new connections, are served.
     let fresh = || ApiClient::new(server.api.address.clone());
     let ready = eventually("/ready to answer 503", PATIENCE, || async {
-        let response = fresh().get("/ready").await;
+        let response = fresh().request(Method::GET, "/ready").send().await.ok()?;
         (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
     })
     .await;
