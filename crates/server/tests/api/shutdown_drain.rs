@@ -76,6 +76,11 @@ async fn sigterm_turns_ready_503_keeps_serving_during_the_delay_and_finishes_req
     let login =
         fresh().post_json("/api/v1/auth/login", &json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD })).await;
     assert_eq!(login.status(), StatusCode::OK, "a request sent during the drain delay is served");
+    assert_eq!(
+        login.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "and closes its connection, so keep-alive clients move to another instance"
+    );
     assert_eq!(fresh().get("/live").await.status(), StatusCode::OK);
 
     // After the delay the listener closes; the request in flight since SIGTERM still completes.
