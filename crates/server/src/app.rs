@@ -130,8 +130,9 @@ pub async fn serve(
         write: state.config.write_timeout,
         idle: state.config.idle_timeout,
     };
+    let draining = state.shutting_down.clone();
     let app = http::router(state);
-    let mut server = tokio::spawn(http::listen::serve(listener, app, timeouts, stop.clone()));
+    let mut server = tokio::spawn(http::listen::serve(listener, app, timeouts, draining, stop.clone()));
     tokio::select! {
         result = &mut server => result.context("server task")?,
         () = async { stop.cancelled().await; tokio::time::sleep(drain).await } => {

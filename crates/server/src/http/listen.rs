@@ -16,12 +16,14 @@
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, header};
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
@@ -39,8 +41,16 @@ pub struct Timeouts {
     pub idle: Duration,
 }
 
-/// Serves `app` on `listener` until `stop` is cancelled, then waits for open connections.
-pub async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, stop: CancellationToken) {
+/// Serves `app` on `listener` until `stop` is cancelled, then waits for open connections. While
+/// `draining` is set, every response closes its connection, so keep-alive clients (a proxy's
+/// upstream pool) reconnect elsewhere before the listener closes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+    draining: Arc<AtomicBool>,
+    stop: CancellationToken,
+) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's own header timer would also close idle keep-alive connections after the read
@@ -63,15 +73,20 @@ pub async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, stop:
         let clock = Arc::new(ConnClock::new(timeouts));
         let io = TimedIo::new(stream, clock.clone());
         let router = app.clone();
+        let draining = draining.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             clock.request_started(request.body().is_end_stream());
             let request = request.map(|body| axum::body::Body::new(RequestBody { inner: body, clock: clock.clone() }));
             let response = router.clone().oneshot(request);
             let clock = clock.clone();
+            let draining = draining.clone();
             async move {
-                let response = response.await?;
+                let mut response = response.await?;
                 clock.response_started();
+                if draining.load(Ordering::Relaxed) {
+                    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 Ok::<_, std::convert::Infallible>(
                     response.map(|body| axum::body::Body::new(ResponseBody { inner: body, clock })),
                 )

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::helpers::{TestApp, eventually, metric_value, metrics_text};
+use crate::helpers::{ApiClient, TestApp, eventually, metric_value, metrics_text};
 use crate::sqlite_only;
 
 /// Upper bound for anything the server should do promptly; generous for a loaded machine.
@@ -146,7 +146,8 @@ sqlite_only!(
         idle.write_all(get("/live", app.port).as_bytes()).await.expect("the request is sent");
         assert_eq!(read_one_response(&mut idle).await, Some(200));
         assert_eq!(read_until_closed(&mut idle).await, 0, "the idle connection is closed, with nothing more sent");
-        let metrics = metrics_text(&app.api).await;
+        // A new client: the harness's pooled connection has been idle past IDLE_TIMEOUT too.
+        let metrics = metrics_text(&ApiClient::new(app.api.address.clone())).await;
         assert!(metric_value(&metrics, "http_connection_timeouts_total", &[("kind", "idle")]).unwrap_or(0.0) >= 1.0);
     }
 );

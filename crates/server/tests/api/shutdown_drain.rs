@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -67,7 +67,7 @@ async fn sigterm_turns_ready_503_keeps_serving_during_the_delay_and_finishes_req
     // During the delay: /ready is 503 and new requests, on new connections, are served.
     let fresh = || ApiClient::new(server.api.address.clone());
     let ready = eventually("/ready to answer 503", PATIENCE, || async {
-        let response = fresh().get("/ready").await;
+        let response = fresh().request(Method::GET, "/ready").send().await.ok()?;
         (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
     })
     .await;
@@ -76,6 +76,11 @@ async fn sigterm_turns_ready_503_keeps_serving_during_the_delay_and_finishes_req
     let login =
         fresh().post_json("/api/v1/auth/login", &json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD })).await;
     assert_eq!(login.status(), StatusCode::OK, "a request sent during the drain delay is served");
+    assert_eq!(
+        login.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "and closes its connection, so keep-alive clients move to another instance"
+    );
     assert_eq!(fresh().get("/live").await.status(), StatusCode::OK);
 
     // After the delay the listener closes; the request in flight since SIGTERM still completes.
