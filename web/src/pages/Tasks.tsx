@@ -238,7 +238,7 @@ function TaskTable({ tasks, profile, sortBy, order, onSort, onEdit, empty }: Tab
     </th>
   );
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Task table">
       <table className="tasks" data-testid="task-list">
         <caption className="sr-only">Tasks</caption>
         <thead>
