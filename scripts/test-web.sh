@@ -120,6 +120,8 @@ fi
 
 step "npm ci, type check and unit tests (web/)"
 command -v npm >/dev/null || die "npm is required (Node.js 20 or later)"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
+  die "Node.js $(node --version) is too old: Vite needs 20.19 or later"
 (cd web && npm ci --no-audit --no-fund && npm run typecheck && npx vitest run) || die "the web unit tests failed"
 
 step "Build the UI and the server"
