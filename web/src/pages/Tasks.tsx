@@ -63,7 +63,7 @@ export function TasksPage() {
     if (q === current) return;
     const t = window.setTimeout(() => update({ q: q || null }), 350);
     return () => window.clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only typing starts the debounce; `params` and `update` change with every navigation.
   }, [q]);
 
   const data = tasks.data;
