@@ -290,4 +290,26 @@ describe('administration', () => {
     }
     await t.finish();
   });
+
+  it('a manager sees the tasks of the department read-only, with the owner shown', async () => {
+    const kate = await ensureUser('kate', 'QA');
+    await ensureUser('leo', 'QA');
+    const admin = await adminLogin();
+    expect((await call('POST', `/users/${kate}/roles`, { token: admin.token, body: { role: 'manager' } })).status).toBe(201);
+    const leo = await apiLogin('leo@example.com', PASSWORD);
+    await call('POST', '/tasks', { token: leo.token, body: { title: 'Leo’s QA plan' } });
+    const t = await open();
+    await uiLogin(t.page, 'kate@example.com', PASSWORD);
+    const row = `${tid('task-row')}:has(.task-title:text-is("Leo’s QA plan"))`;
+    await t.page.waitForSelector(row);
+    expect(await t.page.textContent(`${row} ${tid('task-owner')}`)).toBe('leo');
+    expect(await t.page.$(`${row} ${tid('task-edit')}`)).toBeNull();
+    expect(await t.page.$(`${row} ${tid('task-delete')}`)).toBeNull();
+    expect(await t.page.$(`${row} ${tid('task-status')}`)).toBeNull();
+    // Her own task stays editable.
+    await t.page.fill(tid('task-quick-add'), 'Kate’s own');
+    await t.page.press(tid('task-quick-add'), 'Enter');
+    await t.page.waitForSelector(`${tid('task-row')}:has(.task-title:text-is("Kate’s own")) ${tid('task-edit')}`);
+    await t.finish();
+  });
 });

@@ -67,6 +67,19 @@ describe('registration and sign-in', () => {
     await t.finish();
   });
 
+  it('shows the lockout message after repeated failures, even for the right password', async () => {
+    await ensureUser('lockme');
+    for (let i = 0; i < 5; i++) await call('POST', '/auth/login', { body: { email: 'lockme@example.com', password: 'Wrong!pass1' } });
+    const t = await open();
+    await t.page.goto('/login');
+    await t.page.fill(tid('login-email'), 'lockme@example.com');
+    await t.page.fill(tid('login-password'), PASSWORD);
+    await t.page.click(tid('login-submit'));
+    expect(await (await t.page.waitForSelector(tid('login-error'))).textContent()).toContain('Too many failed login attempts');
+    expect(t.page.url()).toMatch(/\/login$/);
+    await t.finish();
+  });
+
   it('J2: alice sees her tasks and no Admin link', async () => {
     const t = await open();
     await uiLogin(t.page, 'alice@example.com', PASSWORD);

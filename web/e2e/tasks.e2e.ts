@@ -67,6 +67,17 @@ describe('tasks', () => {
     expect(page.url()).toContain('status=pending');
     await page.selectOption(tid('task-filter-status'), '');
 
+    // The due range: only the report (due in May 2031) is inside it; tasks without a due date drop out.
+    await page.fill(tid('task-filter-due-after'), '2031-05-01');
+    await page.fill(tid('task-filter-due-before'), '2031-05-31');
+    await eventually(async () => (await rowTitles(page)).join() === 'Write the Q3 report', 'the due range filter');
+    expect(page.url()).toMatch(/due_after=2031-05-01.*due_before=2031-05-31/);
+    await page.fill(tid('task-filter-due-before'), '2031-05-16');
+    await page.waitForSelector(tid('task-empty'));
+    expect(await page.textContent(tid('task-empty'))).toContain('No task matches these filters');
+    await page.click(tid('task-filter-clear'));
+    await eventually(async () => (await rowTitles(page)).length === 4, 'all tasks again');
+
     await page.selectOption(tid('task-sort'), 'priority');
     await page.selectOption(tid('task-order'), 'desc');
     await eventually(async () => (await rowTitles(page))[0] === 'Write the Q3 report', 'urgent first');
@@ -100,7 +111,7 @@ describe('tasks', () => {
     await page.click(`${rowOf('Medium one')} ${tid('task-delete')}`);
     await page.click(tid('confirm-yes'));
     await eventually(async () => (await page.$(rowOf('Medium one'))) === null, 'the row to go');
-    expect(await serverTask('Medium one')).toBeUndefined();
+    await eventually(async () => (await serverTask('Medium one')) === undefined, 'the server to delete it');
     const del = t.requests.find((r) => r.method === 'DELETE' && r.url.includes('/api/v1/tasks/'));
     expect(del?.headers['if-match']).toBe('"1"');
     await t.finish();

@@ -63,7 +63,7 @@ export function TasksPage() {
     if (q === current) return;
     const t = window.setTimeout(() => update({ q: q || null }), 350);
     return () => window.clearTimeout(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only typing starts the debounce; `params` and `update` change with every navigation.
   }, [q]);
 
   const data = tasks.data;
@@ -238,7 +238,7 @@ function TaskTable({ tasks, profile, sortBy, order, onSort, onEdit, empty }: Tab
     </th>
   );
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Task table">
       <table className="tasks" data-testid="task-list">
         <caption className="sr-only">Tasks</caption>
         <thead>

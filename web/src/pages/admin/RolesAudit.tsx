@@ -85,7 +85,7 @@ export function AuditTab() {
       {fieldError(audit.error, 'user_id') && <p className="field-error">User ID: {fieldError(audit.error, 'user_id')}</p>}
       {audit.data && audit.data.audit_logs.length === 0 && <p className="empty" data-testid="audit-empty">No audit entries match. Widen the time range or clear a filter.</p>}
       {audit.data && audit.data.audit_logs.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Audit log table">
           <table className="compact" data-testid="audit-list">
             <caption className="sr-only">Audit log</caption>
             <thead>

@@ -80,7 +80,7 @@ export function UsersTab() {
       <ErrorBanner error={users.error} />
       {users.data && users.data.users.length === 0 && <p className="empty">No user matches these filters.</p>}
       {users.data && users.data.users.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="User table">
           <table className="users">
             <caption className="sr-only">Users</caption>
             <thead>
