@@ -16,6 +16,7 @@ mod bad_input;
 mod binary;
 mod cache;
 mod coherence;
+mod hardening_auth;
 mod infrastructure;
 mod jobs;
 mod middleware;

@@ -334,11 +334,15 @@ store_test!(
         assert_eq!(updated.position, None);
         assert!(db.store.update_profile(Uuid::now_v7(), &cleared, later).await.expect("update").is_none());
 
-        db.store.set_password_hash(kim.id, "rehashed").await.expect("rehash");
+        let verified = db.store.password_hash(kim.id).await.expect("hash").expect("a hash");
+        assert!(db.store.set_password_hash(kim.id, &verified, "rehashed").await.expect("rehash"));
         assert_eq!(db.store.password_hash(kim.id).await.expect("hash").as_deref(), Some("rehashed"));
 
         let revoked = db.store.change_password(kim.id, "new-hash", later, minutes(15)).await.expect("change");
         assert!(revoked.is_empty());
+        assert_eq!(db.store.password_hash(kim.id).await.expect("hash").as_deref(), Some("new-hash"));
+        // A login that verified the old hash before this change must not write its rehash over it.
+        assert!(!db.store.set_password_hash(kim.id, "rehashed", "rehash-of-old").await.expect("stale rehash"));
         assert_eq!(db.store.password_hash(kim.id).await.expect("hash").as_deref(), Some("new-hash"));
         let principal = db.store.load_principal(kim.id, later).await.expect("load").expect("principal");
         assert_eq!(principal.tokens_valid_after, Some(later));
