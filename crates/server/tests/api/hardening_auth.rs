@@ -5,6 +5,8 @@
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
@@ -101,6 +103,69 @@ both_backends!(fifty_concurrent_refreshes_within_the_grace_window_each_get_a_sib
     }
 });
 
+/// How many rotations one chain may make: far more than it takes to meet a revocation, so a
+/// chain that reaches it has survived one.
+const MAX_LINKS: usize = 150;
+
+/// Keeps one rotation in flight per start token (each worker refreshes its token, then the
+/// token it got, and so on) until a refresh is refused; once every chain has rotated at least
+/// once, runs `revocation`, which must end every chain. Whatever a chain's refresh was doing at
+/// the moment the revocation committed, no token may outlive it.
+async fn chains_racing<F, Fut>(app: &TestApp, start_tokens: Vec<String>, revocation: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let rotations = Arc::new(AtomicUsize::new(0));
+    let chains: Vec<_> = start_tokens
+        .into_iter()
+        .map(|token| {
+            let (api, rotations) = (app.api.clone(), rotations.clone());
+            tokio::spawn(async move {
+                let mut pairs = Vec::new();
+                let mut token = token;
+                for _ in 0..MAX_LINKS {
+                    let response = api.refresh(&token).await;
+                    let status = response.status();
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    match status {
+                        StatusCode::OK => {
+                            token = string_at(&body, "/refresh_token");
+                            pairs.push((string_at(&body, "/access_token"), token.clone()));
+                            rotations.fetch_add(1, Ordering::Relaxed);
+                        }
+                        StatusCode::UNAUTHORIZED => return (true, pairs),
+                        other => panic!("a refresh answered {other}: {body}"),
+                    }
+                }
+                (false, pairs)
+            })
+        })
+        .collect();
+    let started = chains.len();
+    eventually("every chain to rotate once", Duration::from_secs(20), || {
+        let rotations = rotations.clone();
+        async move { (rotations.load(Ordering::Relaxed) >= started).then_some(()) }
+    })
+    .await;
+    revocation().await;
+    let mut issued = Vec::new();
+    for chain in chains {
+        let (ended, pairs) = chain.await.expect("the chain task completes");
+        assert!(ended, "a chain kept rotating after the revocation: {} rotations", pairs.len());
+        issued.extend(pairs);
+    }
+    assert_all_dead(&app.api, &issued).await;
+}
+
+/// `n` live tokens of alice's family: siblings from refreshing her login token within the
+/// grace window.
+async fn siblings(app: &TestApp, alice: &Account, n: usize) -> Vec<String> {
+    let pairs = issued_pairs(&refresh_at_once(&app.api, &alice.refresh_token, n).await);
+    assert_eq!(pairs.len(), n, "siblings within the grace window");
+    pairs.into_iter().map(|(_, refresh)| refresh).collect()
+}
+
 both_backends!(
     a_reuse_racing_thirty_refreshes_of_the_child_leaves_no_live_token,
     overrides = &[("REFRESH_REUSE_GRACE", "1s")],
@@ -110,58 +175,46 @@ both_backends!(
         let child = string_at(&rotated, "/refresh_token");
         // Past the grace window, presenting the first token again is a reuse.
         let_time_pass(Duration::from_millis(1100)).await;
-
-        let answers = all_at_once(31, |i| {
-            let api = app.api.clone();
-            let token = if i == 15 { alice.refresh_token.clone() } else { child.clone() };
-            async move { api.refresh(&token).await }
+        // Thirty refreshes of the child (siblings of one another), each going on as a chain.
+        let api = app.api.clone();
+        chains_racing(&app, vec![child.clone(); 30], || async move {
+            assert_problem(api.refresh(&alice.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
         })
         .await;
-        let mut pairs = issued_pairs(&answers);
-        assert_eq!(answers[15].0, StatusCode::UNAUTHORIZED, "the reuse is refused");
-        pairs.push((string_at(&rotated, "/access_token"), child));
-        assert_all_dead(&app.api, &pairs).await;
+        assert_all_dead(&app.api, &[(string_at(&rotated, "/access_token"), child)]).await;
     }
 );
 
 both_backends!(a_logout_racing_refreshes_leaves_no_live_token, |app| async move {
     let alice = app.new_account("alice", None).await;
-    let answers = all_at_once(21, |i| {
-        let (api, token) = (app.api.clone(), alice.refresh_token.clone());
-        async move { if i == 10 { api.logout(&token, None).await } else { api.refresh(&token).await } }
+    let tokens = siblings(&app, &alice, 8).await;
+    let api = app.api.clone();
+    let refresh = alice.refresh_token.clone();
+    chains_racing(&app, tokens, || async move {
+        json_body(api.logout(&refresh, None).await, StatusCode::OK).await;
     })
     .await;
-    assert_eq!(answers[10].0, StatusCode::OK, "the logout succeeds");
-    let rest: Vec<_> = answers.iter().enumerate().filter(|(i, _)| *i != 10).map(|(_, a)| a.clone()).collect();
-    let mut pairs = issued_pairs(&rest);
-    pairs.push((alice.access_token.clone(), alice.refresh_token.clone()));
-    // The presented access token was not sent to logout: only the family's tokens are checked.
-    for (access, refresh) in &pairs[..pairs.len() - 1] {
-        assert_problem(app.refresh(refresh).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
-        assert_problem(app.profile(access).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    }
-    assert_problem(app.refresh(&alice.refresh_token).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_all_dead(&app.api, &[(alice.access_token.clone(), alice.refresh_token.clone())]).await;
 });
 
 both_backends!(a_password_change_racing_refreshes_leaves_no_live_token, |app| async move {
     let alice = app.new_account("alice", None).await;
+    let tokens = siblings(&app, &alice, 8).await;
     let other = app.sign_in(&alice.email, USER_PASSWORD).await;
     let change = json!({"current_password": USER_PASSWORD, "new_password": "Changed@12345"});
-    let answers = all_at_once(21, |i| {
-        let (api, refresh, access, change) =
-            (app.api.clone(), alice.refresh_token.clone(), other.access_token.clone(), change.clone());
-        async move { if i == 10 { api.update_profile(&access, &change).await } else { api.refresh(&refresh).await } }
+    let api = app.api.clone();
+    let changed = Arc::new(std::sync::Mutex::new(Value::Null));
+    let slot = changed.clone();
+    chains_racing(&app, tokens, || async move {
+        let body = json_body(api.update_profile(other.token(), &change).await, StatusCode::OK).await;
+        *slot.lock().expect("the slot") = body;
     })
     .await;
-    let (status, changed) = &answers[10];
-    assert_eq!(*status, StatusCode::OK, "the password change succeeds: {changed}");
-    let rest: Vec<_> = answers.iter().enumerate().filter(|(i, _)| *i != 10).map(|(_, a)| a.clone()).collect();
-    let mut pairs = issued_pairs(&rest);
-    pairs.push((alice.access_token.clone(), alice.refresh_token.clone()));
-    assert_all_dead(&app.api, &pairs).await;
+    assert_all_dead(&app.api, &[(alice.access_token.clone(), alice.refresh_token.clone())]).await;
     // The session that made the change continues.
-    json_body(app.profile(&string_at(changed, "/access_token")).await, StatusCode::OK).await;
-    json_body(app.refresh(&string_at(changed, "/refresh_token")).await, StatusCode::OK).await;
+    let changed = changed.lock().expect("the slot").clone();
+    json_body(app.profile(&string_at(&changed, "/access_token")).await, StatusCode::OK).await;
+    json_body(app.refresh(&string_at(&changed, "/refresh_token")).await, StatusCode::OK).await;
 });
 
 // ---------------------------------------------------------------------------------------------
