@@ -313,7 +313,7 @@ impl AuthService {
         self.store.load_principal(user_id, now).await?.ok_or(CoreError::Unauthenticated(AuthFailure::InvalidToken))
     }
 
-    /// Password change of `PUT /users/profile` (SPEC §1.4): checks the current password, stores
+    /// Password change of `PUT /users/profile`: checks the current password, stores
     /// the new hash, revokes every session, and returns a new token pair so the calling session
     /// continues.
     ///

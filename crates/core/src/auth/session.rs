@@ -97,7 +97,7 @@ impl AuthService {
         token.into_option().ok_or_else(|| CoreError::field("refresh_token", "is required"))
     }
 
-    /// `POST /auth/refresh` (SPEC §4.2): rotation with a grace window and reuse detection.
+    /// `POST /auth/refresh`: rotation with a grace window and reuse detection.
     pub async fn refresh(&self, token: &str, ctx: &RequestContext) -> CoreResult<TokenPair> {
         let invalid = || {
             metrics::counter!("auth_token_refresh_total", "result" => "invalid").increment(1);
