@@ -262,6 +262,10 @@ pub struct RefreshToken {
     /// Lowercase hex SHA-256 of the token string.
     pub token_hash: String,
     pub access_jti: Option<Uuid>,
+    /// The `exp` of the access token issued with this row. Revocations use it rather than the
+    /// current `ACCESS_TOKEN_TTL`, which may have been lowered since. `None` (rows written
+    /// without it) falls back to `issued_at` plus the current TTL.
+    pub access_expires_at: Option<Timestamp>,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
@@ -269,6 +273,19 @@ pub struct RefreshToken {
     pub revoke_reason: Option<String>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// Result of [`Store::rotate_refresh_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The child is stored and the parent is marked used (or was already, within the grace
+    /// window: the child is then a sibling of the earlier one).
+    Rotated,
+    /// The parent is gone, revoked or expired, or its family is revoked: nothing was written.
+    Invalid,
+    /// The parent was rotated longer ago than the grace window: a reuse. Nothing was written;
+    /// the caller audits it, then revokes the family.
+    Reused,
 }
 
 /// Counts of what housekeeping removed.

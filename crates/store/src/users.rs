@@ -283,17 +283,21 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces the hash without other effects (rehash on login).
-    pub async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()> {
-        on_db!(&self.db, |pool, _d| {
-            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+    /// Replaces the hash without other effects (rehash on login), but only while the stored
+    /// hash is still `verified`, the one the password was checked against: a password changed
+    /// since then must not be overwritten with a hash of the old one. False when it changed.
+    pub async fn set_password_hash(&self, id: Uuid, verified: &str, hash: &str) -> StoreResult<bool> {
+        let updated = on_db!(&self.db, |pool, _d| {
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3")
                 .bind(DbUuid(id))
                 .bind(hash)
+                .bind(verified)
                 .execute(pool)
                 .await
-                .map_err(db_err)?;
+                .map_err(db_err)?
+                .rows_affected()
         });
-        Ok(())
+        Ok(updated == 1)
     }
 
     /// In one transaction: new hash, `tokens_valid_after = now`, `updated_at = now`, every

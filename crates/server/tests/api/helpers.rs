@@ -266,6 +266,11 @@ impl TestApp {
         start_app(database, self.backend, overrides).await
     }
 
+    /// The `DATABASE_URL` of this instance, for scenarios that must act on the database itself.
+    pub fn database_url(&self) -> &str {
+        self.database.as_ref().expect("the instance still owns its database").url()
+    }
+
     /// Sends the shutdown signal and waits (bounded) for the server thread to end.
     fn stop_server(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

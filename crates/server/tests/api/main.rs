@@ -19,6 +19,7 @@ mod coherence;
 mod connection_timeouts;
 mod database_outage;
 mod hardening_audit;
+mod hardening_auth;
 mod infrastructure;
 mod jobs;
 mod metric_names;
