@@ -166,7 +166,12 @@ impl Access {
             );
             self.audit.record(entry).await?;
         }
-        if decision.allowed { Ok(()) } else { Err(CoreError::Forbidden) }
+        if decision.allowed {
+            Ok(())
+        } else {
+            tracing::debug!(action, reason = %decision.reason, "authorization denied");
+            Err(CoreError::Forbidden)
+        }
     }
 
     /// Builds an audit row from the request context.

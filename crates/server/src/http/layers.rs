@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Security headers with their exact values (SPEC §7.3), on every response.
 const SECURITY_HEADERS: [(&str, &str); 6] = [
@@ -43,9 +44,19 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
 
+    // One span per request: every event logged while serving it (handler errors, policy
+    // errors, panics) carries these fields. `user_id` is filled in once a token is accepted
+    // (extract.rs) and stays absent for anonymous requests.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        user_id = tracing::field::Empty,
+    );
     let in_flight = metrics::gauge!("http_requests_in_flight");
     in_flight.increment(1.0);
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span.clone()).await;
     in_flight.decrement(1.0);
 
     let status = response.status().as_u16();
@@ -56,6 +67,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         .record(elapsed.as_secs_f64());
     // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
     let bytes_out = response.body().size_hint().lower();
+    let _entered = span.enter();
     tracing::info!(
         target: "taskify::access",
         request_id,

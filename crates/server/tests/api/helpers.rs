@@ -196,7 +196,7 @@ impl Drop for TestDatabase {
     }
 }
 
-fn psql(server_url: &str, sql: &str) -> Result<(), String> {
+pub fn psql(server_url: &str, sql: &str) -> Result<(), String> {
     let output = Command::new("psql")
         .arg(server_url)
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
