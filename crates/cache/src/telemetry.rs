@@ -21,7 +21,7 @@ pub const PENDING_INVALIDATIONS: &str = "cache_pending_invalidations";
 pub const BREAKER_STATE: &str = "circuit_breaker_state";
 /// `circuit_breaker_transitions_total{name,from,to}`.
 pub const BREAKER_TRANSITIONS: &str = "circuit_breaker_transitions_total";
-/// `redis_up` gauge (absent when Redis is disabled).
+/// `redis_up` gauge (0 when Redis is disabled or unreachable).
 pub const REDIS_UP: &str = "redis_up";
 
 /// Exports the transitions of the breaker `name` at zero, so the counter exists before the
