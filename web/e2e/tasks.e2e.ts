@@ -150,8 +150,20 @@ describe('tasks', () => {
     await page.waitForSelector(rowOf('Quickly added'));
     expect(await page.inputValue(tid('task-quick-add'))).toBe('');
 
+    // The list refetch that follows the status change must be over before the task changes
+    // elsewhere, or the UI would already hold the new version and no 412 would come.
+    let putAnswered = false;
+    page.on('response', (r) => {
+      if (r.request().method() === 'PUT' && new URL(r.url()).pathname.startsWith('/api/v1/tasks/')) putAnswered = true;
+    });
+    const refetch = new Promise<import('playwright-core').Request>((resolve) => {
+      page.on('request', (r) => {
+        if (putAnswered && r.method() === 'GET' && new URL(r.url()).pathname === '/api/v1/tasks') resolve(r);
+      });
+    });
     await page.selectOption(`${rowOf('Quickly added')} ${tid('task-status')}`, 'completed');
     await eventually(async () => (await serverTask('Quickly added'))?.status === 'completed', 'the inline status change');
+    await (await refetch).response();
 
     // Changed elsewhere: the optimistic change is rolled back and the server's message is shown.
     const task = await serverTask('Quickly added');

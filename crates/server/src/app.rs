@@ -1,7 +1,7 @@
 //! Wiring: database, migrations and the admin bootstrap under the migration lock, services,
 //! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 use crate::http::{
     self,
     health::HealthCache,
@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use taskify_authz::PolicyEngine;
 use taskify_cache::Cache;
+use taskify_cache::redact_url;
 use taskify_core::Services;
 use taskify_core::audit::AuditSink;
 use taskify_core::auth::AuthService;
@@ -188,7 +189,7 @@ fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
         "Taskify starting"
     );
     match &config.redis {
-        Some(redis) => tracing::info!(url = %taskify_cache::redact_url(&redis.url), "Redis enabled"),
+        Some(redis) => tracing::info!(url = %redact_url(&redis.url), "Redis enabled"),
         None => tracing::info!("Redis not configured: L2 cache and distributed job queue are disabled"),
     }
     if config.jwt_secret_generated {

@@ -8,7 +8,7 @@ use crate::http::cors::CorsPolicy;
 use crate::http::rate_limit::{ClassLimit, RateLimits};
 use std::net::IpAddr;
 use std::time::Duration;
-use taskify_cache::{BreakerConfig, CacheConfig, RedisConfig};
+use taskify_cache::{BreakerConfig, CacheConfig, RedisConfig, redact_url};
 use taskify_core::cached::CacheTtls;
 use taskify_core::config::{AdminBootstrap, AllowedReads, AuditConfig, CoreConfig, PasswordConfig, ThrottleConfig};
 use taskify_jobs::JobConfig;
@@ -93,18 +93,6 @@ impl std::fmt::Debug for Config {
             .field("database", &redact_url(&self.database_url))
             .field("core", &self.core)
             .finish_non_exhaustive()
-    }
-}
-
-/// `scheme://user:***@host/db`: the password of a URL is never shown.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 
