@@ -24,12 +24,14 @@ mod error;
 mod idempotency;
 mod migrate;
 mod params;
+mod principals;
 mod revocation;
 mod roles;
 mod rows;
 mod tasks;
 mod tokens;
 mod types;
+mod user_admin;
 mod users;
 
 use chrono::Duration;
