@@ -9,7 +9,6 @@
 //! SQLite: guarded transactions start with `BEGIN IMMEDIATE`, which already serialises writers.
 
 use crate::StoreResult;
-use crate::error::db_err;
 use crate::types::{DbTime, DbUuid};
 use taskify_domain::Timestamp;
 use uuid::Uuid;
@@ -51,12 +50,8 @@ macro_rules! impl_admin_guard {
             }
 
             async fn is_last_active_admin(&mut self, user_id: Uuid, now: Timestamp) -> StoreResult<bool> {
-                let (target, others): (i64, i64) = sqlx::query_as(ADMIN_COUNTS)
-                    .bind(DbUuid(user_id))
-                    .bind(DbTime(now))
-                    .fetch_one(&mut *self)
-                    .await
-                    .map_err(db_err)?;
+                let (target, others): (i64, i64) =
+                    sqlx::query_as(ADMIN_COUNTS).bind(DbUuid(user_id)).bind(DbTime(now)).fetch_one(&mut *self).await?;
                 Ok(target > 0 && others == 0)
             }
         }
@@ -64,7 +59,7 @@ macro_rules! impl_admin_guard {
 }
 
 impl_admin_guard!(sqlx::PgConnection, |conn| {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(ADMIN_LOCK_KEY).execute(conn).await.map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(ADMIN_LOCK_KEY).execute(conn).await?;
     Ok(())
 });
 

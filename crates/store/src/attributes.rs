@@ -1,6 +1,5 @@
 //! User attributes and task (resource) attributes behind one interface.
 
-use crate::error::db_err;
 use crate::rows::{ATTRIBUTE_COLUMNS, AttributeRow, is_active};
 use crate::types::{DbTime, DbUuid};
 use crate::{AttributeOwner, NewAttribute, Store, StoreResult};
@@ -63,7 +62,7 @@ impl Store {
             filter = o.filter
         );
         let rows: Vec<AttributeRow> = on_db!(&self.db, |pool, _d| {
-            sqlx::query_as(AssertSqlSafe(sql)).bind(DbUuid(o.id)).fetch_all(pool).await.map_err(db_err)?
+            sqlx::query_as(AssertSqlSafe(sql)).bind(DbUuid(o.id)).fetch_all(pool).await?
         });
         rows.into_iter().map(|r| r.into_attribute(now)).collect()
     }
@@ -82,12 +81,7 @@ impl Store {
             filter = o.filter
         );
         let row: Option<AttributeRow> = on_db!(&self.db, |pool, _d| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(DbUuid(o.id))
-                .bind(key)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_err)?
+            sqlx::query_as(AssertSqlSafe(sql)).bind(DbUuid(o.id)).bind(key).fetch_optional(pool).await?
         });
         row.map(|r| r.into_attribute(now)).transpose()
     }
@@ -113,8 +107,7 @@ impl Store {
                 .bind(attribute.expires_at.map(DbTime))
                 .bind(DbTime(now))
                 .fetch_one(pool)
-                .await
-                .map_err(db_err)?
+                .await?
         });
         let stored = Attribute {
             key: attribute.key.clone(),
@@ -134,13 +127,7 @@ impl Store {
         let o = owner_sql(owner);
         let sql = format!("DELETE FROM {} WHERE {} AND key = $2", o.table, o.filter);
         let deleted = on_db!(&self.db, |pool, _d| {
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(DbUuid(o.id))
-                .bind(key)
-                .execute(pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected()
+            sqlx::query(AssertSqlSafe(sql)).bind(DbUuid(o.id)).bind(key).execute(pool).await?.rows_affected()
         });
         Ok(deleted > 0)
     }

@@ -1,6 +1,6 @@
 //! The append-only audit log and hourly housekeeping.
 
-use crate::error::{corrupt, db_err};
+use crate::error::corrupt;
 use crate::params::{Param, Params, offset_of};
 use crate::types::{DbTime, DbUuid, opt_uuid};
 use crate::{HousekeepingReport, Store, StoreResult};
@@ -76,16 +76,12 @@ impl Store {
         }
         let statements: Vec<(String, Params)> = entries.chunks(ROWS_PER_INSERT).map(insert_chunk).collect();
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             for (sql, params) in statements {
                 // Chunk sizes vary: do not fill the prepared-statement cache with them.
-                bind_params!(sqlx::query(AssertSqlSafe(sql)), params)
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                bind_params!(sqlx::query(AssertSqlSafe(sql)), params).persistent(false).execute(&mut *tx).await?;
             }
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -108,12 +104,9 @@ impl Store {
             dir = query.order.sql()
         );
         let (total, rows): (i64, Vec<AuditRow>) = on_db!(&self.db, |pool, _d| {
-            let total = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), count_params)
-                .fetch_one(pool)
-                .await
-                .map_err(db_err)?;
-            let rows =
-                bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await.map_err(db_err)?;
+            let total =
+                bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), count_params).fetch_one(pool).await?;
+            let rows = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
             (total, rows)
         });
         Ok(Paged {
@@ -138,21 +131,18 @@ impl Store {
             let refresh_tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
                 .bind(DbTime(refresh_cutoff))
                 .execute(pool)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
             let revoked_access_tokens = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
                 .bind(DbTime(now))
                 .execute(pool)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
             // Same rule as `idempotency_begin`: a record expiring at or before now is expired.
             let idempotency_keys = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
                 .bind(DbTime(now))
                 .execute(pool)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
             let mut audit_rows = 0;
             if let Some(cutoff) = audit_cutoff {
@@ -164,8 +154,7 @@ impl Store {
                     .bind(DbTime(cutoff))
                     .bind(AUDIT_DELETE_BATCH)
                     .execute(pool)
-                    .await
-                    .map_err(db_err)?
+                    .await?
                     .rows_affected();
                     audit_rows += deleted;
                     if deleted < AUDIT_DELETE_BATCH.unsigned_abs() {

@@ -4,6 +4,13 @@
 use crate::{StoreError, UniqueViolation};
 use sqlx::error::{DatabaseError, ErrorKind};
 
+/// Every sqlx error becomes a [`StoreError`] through [`db_err`], so store code writes `?`.
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        db_err(err)
+    }
+}
+
 /// Classifies a sqlx error: connection trouble is `Unavailable` (the API answers 503), a unique
 /// violation is `Conflict` naming the rule that was broken, anything else is `Query`.
 pub(crate) fn db_err(err: sqlx::Error) -> StoreError {

@@ -5,7 +5,6 @@
 //! or stale record is a conditional `UPDATE` whose condition no longer holds for the second
 //! taker (PostgreSQL re-checks it after the row lock; SQLite serialises writers).
 
-use crate::error::db_err;
 use crate::types::{DbTime, DbUuid};
 use crate::{IdempotencyBegin, Store, StoreError, StoreResult, StoredResponse};
 use sqlx::types::Json;
@@ -57,8 +56,7 @@ impl Store {
                 .bind(DbTime(now))
                 .bind(DbTime(expires_at))
                 .execute(pool)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
                 if inserted == 1 {
                     return Ok(IdempotencyBegin::Started);
@@ -79,8 +77,7 @@ impl Store {
                 .bind(DbTime(expires_at))
                 .bind(DbTime(stale_before))
                 .execute(pool)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
                 if taken_over == 1 {
                     return Ok(IdempotencyBegin::Started);
@@ -93,8 +90,7 @@ impl Store {
                 .bind(DbUuid(user_id))
                 .bind(key)
                 .fetch_optional(pool)
-                .await
-                .map_err(db_err)?
+                .await?
             });
             let Some(record) = record else {
                 continue;
@@ -126,8 +122,7 @@ impl Store {
             .bind(&response.body)
             .bind(Json(&response.headers))
             .execute(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         });
         Ok(())
     }
@@ -140,8 +135,7 @@ impl Store {
                 .bind(key)
                 .bind(IN_PROGRESS)
                 .execute(pool)
-                .await
-                .map_err(db_err)?;
+                .await?;
         });
         Ok(())
     }

@@ -58,11 +58,7 @@ impl MigrationLock {
     pub async fn release(mut self) -> StoreResult<()> {
         match self.held.take() {
             Some(Held::Postgres(mut conn)) => {
-                sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(PG_LOCK_KEY)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(db_err)?;
+                sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY).execute(&mut conn).await?;
                 // Closing ends the session; even if the unlock above had failed, that frees it.
                 conn.close().await.map_err(db_err)
             }
@@ -96,8 +92,7 @@ async fn delete_sqlite_lock_row(pool: &sqlx::SqlitePool, holder: Uuid) -> StoreR
     sqlx::query("DELETE FROM taskify_migration_lock WHERE id = 1 AND holder = $1")
         .bind(DbUuid(holder))
         .execute(pool)
-        .await
-        .map_err(db_err)?;
+        .await?;
     Ok(())
 }
 
@@ -108,11 +103,7 @@ impl Store {
             Pool::Postgres(pool) => {
                 let mut conn = dedicated_pg_connection(pool).await?;
                 // Blocks until the current holder releases it.
-                sqlx::query("SELECT pg_advisory_lock($1)")
-                    .bind(PG_LOCK_KEY)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(db_err)?;
+                sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY).execute(&mut conn).await?;
                 Held::Postgres(conn)
             }
             Pool::Sqlite(pool) => {
@@ -191,14 +182,12 @@ impl Store {
                      WHERE type = 'table' AND name = '_sqlx_migrations'"
                 }
             };
-            let count: i64 = sqlx::query_scalar(table_exists).fetch_one(pool).await.map_err(db_err)?;
+            let count: i64 = sqlx::query_scalar(table_exists).fetch_one(pool).await?;
             if count == 0 {
                 return Ok(BTreeSet::new());
             }
-            let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(pool)
-                .await
-                .map_err(db_err)?;
+            let versions: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await?;
             Ok(versions.into_iter().collect())
         })
     }
@@ -208,7 +197,7 @@ impl Store {
 async fn dedicated_pg_connection(pool: &sqlx::PgPool) -> StoreResult<sqlx::PgConnection> {
     let options = pool.connect_options();
     let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(connect_err)?;
-    sqlx::query("SET statement_timeout = 0").execute(&mut conn).await.map_err(db_err)?;
+    sqlx::query("SET statement_timeout = 0").execute(&mut conn).await?;
     Ok(conn)
 }
 
@@ -224,7 +213,7 @@ fn migrate_err(err: MigrateError) -> StoreError {
 /// Takes the lock row, waiting while another live holder has it. A row whose holder has not
 /// refreshed it for 60 s is taken over.
 async fn acquire_sqlite_lock_row(pool: &sqlx::SqlitePool, holder: Uuid) -> StoreResult<()> {
-    sqlx::query(SQLITE_LOCK_TABLE).execute(pool).await.map_err(db_err)?;
+    sqlx::query(SQLITE_LOCK_TABLE).execute(pool).await?;
     loop {
         let now = time::now();
         let taken = sqlx::query(
@@ -237,8 +226,7 @@ async fn acquire_sqlite_lock_row(pool: &sqlx::SqlitePool, holder: Uuid) -> Store
         .bind(DbTime(now))
         .bind(DbTime(now - SQLITE_LOCK_STALE_AFTER))
         .execute(pool)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
         if taken == 1 {
             return Ok(());

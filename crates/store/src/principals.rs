@@ -1,6 +1,6 @@
 //! The principal of a user as authorization sees it: active roles, grants and attributes.
 
-use crate::error::{corrupt, db_err};
+use crate::error::corrupt;
 use crate::types::{DbTime, DbUuid, opt_time};
 use crate::{Store, StoreResult};
 use std::collections::BTreeMap;
@@ -51,8 +51,7 @@ impl Store {
             )
             .bind(DbUuid(id))
             .fetch_optional(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
             match user {
                 None => None,
                 Some(user) => {
@@ -65,8 +64,7 @@ impl Store {
                     .bind(DbUuid(id))
                     .bind(DbTime(now))
                     .fetch_all(pool)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                     let grants: Vec<GrantRow> = sqlx::query_as(
                         "SELECT DISTINCT p.resource, p.action, p.scope \
                          FROM user_roles ur \
@@ -78,8 +76,7 @@ impl Store {
                     .bind(DbUuid(id))
                     .bind(DbTime(now))
                     .fetch_all(pool)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                     let attributes: Vec<PrincipalAttributeRow> = sqlx::query_as(
                         "SELECT key, value, data_type, expires_at FROM user_attributes \
                          WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
@@ -87,8 +84,7 @@ impl Store {
                     .bind(DbUuid(id))
                     .bind(DbTime(now))
                     .fetch_all(pool)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                     Some((user, roles, grants, attributes))
                 }
             }

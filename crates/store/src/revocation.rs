@@ -1,7 +1,6 @@
 //! Revoking refresh tokens together with the access tokens issued alongside them, inside a
 //! caller's transaction. Shared by logout / reuse detection, password change and user deletion.
 
-use crate::error::db_err;
 use crate::types::{DbTime, DbUuid};
 use crate::{RevokedJti, StoreResult, Ttl};
 use taskify_domain::Timestamp;
@@ -96,22 +95,15 @@ macro_rules! impl_revocation {
             ) -> StoreResult<Vec<RevokedJti>> {
                 let (owner, sql) = scope_sql(scope);
                 if $lock_user {
-                    sqlx::query(sql.lock).bind(DbUuid(owner)).execute(&mut *self).await.map_err(db_err)?;
+                    sqlx::query(sql.lock).bind(DbUuid(owner)).execute(&mut *self).await?;
                 }
                 let live: Vec<LiveAccessRow> = sqlx::query_as(sql.live)
                     .bind(DbUuid(owner))
                     .bind(DbTime(now))
                     .bind(DbTime(now - access_ttl))
                     .fetch_all(&mut *self)
-                    .await
-                    .map_err(db_err)?;
-                sqlx::query(sql.revoke)
-                    .bind(DbUuid(owner))
-                    .bind(DbTime(now))
-                    .bind(reason)
-                    .execute(&mut *self)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
+                sqlx::query(sql.revoke).bind(DbUuid(owner)).bind(DbTime(now)).bind(reason).execute(&mut *self).await?;
                 let mut revoked = Vec::with_capacity(live.len());
                 for row in live {
                     let jti = RevokedJti {
@@ -125,8 +117,7 @@ macro_rules! impl_revocation {
                         .bind(DbTime(jti.expires_at))
                         .bind(DbTime(now))
                         .execute(&mut *self)
-                        .await
-                        .map_err(db_err)?;
+                        .await?;
                     revoked.push(jti);
                 }
                 Ok(revoked)

@@ -1,7 +1,7 @@
 //! Roles, permissions and role assignments.
 
 use crate::admins::AdminGuard;
-use crate::error::{corrupt, db_err};
+use crate::error::corrupt;
 use crate::types::{DbTime, DbUuid};
 use crate::{AssignOutcome, RevokeOutcome, Store, StoreError, StoreResult};
 use taskify_domain::user::sort_role_names;
@@ -52,23 +52,20 @@ macro_rules! load_target {
             sqlx::query_as("SELECT is_active FROM users WHERE id = $1 AND deleted_at IS NULL")
                 .bind(DbUuid($user_id))
                 .fetch_optional(&mut *$conn)
-                .await
-                .map_err(db_err)?;
-        let role_id: Option<DbUuid> = sqlx::query_scalar("SELECT id FROM roles WHERE name = $1")
-            .bind($role)
-            .fetch_optional(&mut *$conn)
-            .await
-            .map_err(db_err)?;
+                .await?;
+        let role_id: Option<DbUuid> =
+            sqlx::query_scalar("SELECT id FROM roles WHERE name = $1").bind($role).fetch_optional(&mut *$conn).await?;
         let unrevoked: Option<UnrevokedAssignmentRow> = match role_id {
-            Some(role_id) => sqlx::query_as(
-                "SELECT id, expires_at FROM user_roles \
+            Some(role_id) => {
+                sqlx::query_as(
+                    "SELECT id, expires_at FROM user_roles \
                  WHERE user_id = $1 AND role_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(DbUuid($user_id))
-            .bind(role_id)
-            .fetch_optional(&mut *$conn)
-            .await
-            .map_err(db_err)?,
+                )
+                .bind(DbUuid($user_id))
+                .bind(role_id)
+                .fetch_optional(&mut *$conn)
+                .await?
+            }
             None => None,
         };
         AssignmentTarget {
@@ -85,16 +82,14 @@ impl Store {
     /// permissions by id.
     pub async fn list_roles(&self) -> StoreResult<Vec<Role>> {
         let (roles, permissions) = on_db!(&self.db, |pool, _d| {
-            let roles: Vec<RoleRow> =
-                sqlx::query_as("SELECT id, name, description FROM roles").fetch_all(pool).await.map_err(db_err)?;
+            let roles: Vec<RoleRow> = sqlx::query_as("SELECT id, name, description FROM roles").fetch_all(pool).await?;
             let permissions: Vec<RolePermissionRow> = sqlx::query_as(
                 "SELECT rp.role_id, p.id, p.resource, p.action, p.scope, p.description \
                  FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
                  ORDER BY p.id",
             )
             .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
             (roles, permissions)
         });
 
@@ -132,7 +127,7 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<AssignOutcome> {
         let result: StoreResult<AssignOutcome> = on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             let target = load_target!(&mut *tx, user_id, role);
             // An unknown role is a validation failure (400), which SPEC §0.6 checks before the
             // existence of the user (404).
@@ -158,8 +153,7 @@ impl Store {
                     .bind(expires_at.map(DbTime))
                     .bind(assigned_by.map(DbUuid))
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                 }
                 None => {
                     sqlx::query(
@@ -173,11 +167,10 @@ impl Store {
                     .bind(DbTime(now))
                     .bind(expires_at.map(DbTime))
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                 }
             }
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
             Ok(AssignOutcome::Assigned(RoleAssignment {
                 role: role.to_owned(),
                 assigned_at: now,
@@ -202,7 +195,7 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<RevokeOutcome> {
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             if role == "admin" {
                 tx.lock_admin_set().await?;
             }
@@ -225,9 +218,8 @@ impl Store {
                 .bind(DbTime(now))
                 .bind(revoked_by.map(DbUuid))
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+                .await?;
+            tx.commit().await?;
             Ok(RevokeOutcome::Revoked)
         })
     }

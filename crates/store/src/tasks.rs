@@ -1,7 +1,6 @@
 //! Tasks: CRUD with compare-and-set on `version`, and filtered, sorted, paginated lists.
 
 use crate::dialect::Dialect;
-use crate::error::db_err;
 use crate::params::{Param, Params, contains_pattern, offset_of};
 use crate::rows::{ATTRIBUTE_COLUMNS, AttributeRow, TASK_COLUMNS, TaskRow};
 use crate::types::{DbTime, DbUuid};
@@ -28,7 +27,7 @@ impl Store {
     /// it with `owner_username` filled in.
     pub async fn insert_task(&self, task: &Task) -> StoreResult<Task> {
         let owner_username: String = on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             sqlx::query(
                 "INSERT INTO tasks (id, user_id, title, description, status, priority, due_date, \
                      created_at, updated_at, version) \
@@ -45,14 +44,12 @@ impl Store {
             .bind(DbTime(task.updated_at))
             .bind(task.version)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
             let username = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
                 .bind(DbUuid(task.user_id))
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+                .await?;
+            tx.commit().await?;
             username
         });
         Ok(Task { owner_username, ..task.clone() })
@@ -68,8 +65,7 @@ impl Store {
             )))
             .bind(DbUuid(id))
             .fetch_optional(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
             match row {
                 None => None,
                 Some(row) => {
@@ -82,8 +78,7 @@ impl Store {
                     .bind(DbUuid(id))
                     .bind(DbTime(now))
                     .fetch_all(pool)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                     Some((row, attributes))
                 }
             }
@@ -147,12 +142,9 @@ impl Store {
         let row: Option<TaskRow> = on_db!(&self.db, |pool, d| {
             // Update and read back in one transaction, so the returned task is exactly the
             // version this write produced.
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
-            let updated = bind_params!(sqlx::query(AssertSqlSafe(sql)), params)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
+            let mut tx = pool.begin_with(d.begin_write()).await?;
+            let updated =
+                bind_params!(sqlx::query(AssertSqlSafe(sql)), params).execute(&mut *tx).await?.rows_affected();
             if updated == 0 {
                 None
             } else {
@@ -162,9 +154,8 @@ impl Store {
                 )))
                 .bind(DbUuid(id))
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                tx.commit().await.map_err(db_err)?;
+                .await?;
+                tx.commit().await?;
                 row
             }
         });
@@ -175,7 +166,7 @@ impl Store {
     /// compare-and-set on `version`. False when nothing was deleted.
     pub async fn delete_task(&self, id: Uuid, expected_version: Option<i64>) -> StoreResult<bool> {
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             let deleted = match expected_version {
                 Some(version) => {
                     sqlx::query("DELETE FROM tasks WHERE id = $1 AND version = $2")
@@ -185,8 +176,7 @@ impl Store {
                         .await
                 }
                 None => sqlx::query("DELETE FROM tasks WHERE id = $1").bind(DbUuid(id)).execute(&mut *tx).await,
-            }
-            .map_err(db_err)?
+            }?
             .rows_affected();
             if deleted == 0 {
                 return Ok(false);
@@ -194,9 +184,8 @@ impl Store {
             sqlx::query("DELETE FROM resource_attributes WHERE resource_type = 'task' AND resource_id = $1")
                 .bind(DbUuid(id))
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+                .await?;
+            tx.commit().await?;
             Ok(true)
         })
     }
@@ -212,10 +201,7 @@ impl Store {
         let (rows, total) = on_db!(&self.db, |pool, d| {
             let (filter, params) = task_filter(query, visibility, now, d);
             let count_sql = format!("SELECT COUNT(*) FROM tasks t JOIN users u ON u.id = t.user_id WHERE {filter}");
-            let total: i64 = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), params)
-                .fetch_one(pool)
-                .await
-                .map_err(db_err)?;
+            let total: i64 = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), params).fetch_one(pool).await?;
 
             let (filter, mut params) = task_filter(query, visibility, now, d);
             let limit = params.push(Param::Int(i64::from(query.page.page_size)));
@@ -225,8 +211,7 @@ impl Store {
                  WHERE {filter} ORDER BY {order}, t.id ASC LIMIT {limit} OFFSET {offset}",
                 order = task_order(query, d),
             );
-            let rows: Vec<TaskRow> =
-                bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await.map_err(db_err)?;
+            let rows: Vec<TaskRow> = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
             (rows, total)
         });
         Ok(Paged {

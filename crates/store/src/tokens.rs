@@ -2,7 +2,6 @@
 
 mod rotation;
 
-use crate::error::db_err;
 use crate::revocation::{INSERT_REVOKED_ACCESS, Revocation, RevokeScope};
 use crate::types::{DbTime, DbUuid, opt_time, opt_uuid};
 use crate::{RefreshToken, RevokedJti, Store, StoreResult, Ttl};
@@ -74,8 +73,7 @@ impl Store {
             .bind(&token.user_agent)
             .bind(token.access_expires_at.map(DbTime))
             .execute(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         });
         Ok(())
     }
@@ -91,8 +89,7 @@ impl Store {
             )
             .bind(token_hash)
             .fetch_optional(pool)
-            .await
-            .map_err(db_err)?
+            .await?
         });
         Ok(row.map(RefreshToken::from))
     }
@@ -110,9 +107,9 @@ impl Store {
         access_ttl: Ttl,
     ) -> StoreResult<Vec<RevokedJti>> {
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             let revoked = tx.revoke_refresh_tokens(RevokeScope::Family(family_id), reason, now, access_ttl).await?;
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
             Ok(revoked)
         })
     }
@@ -126,8 +123,7 @@ impl Store {
                 .bind(DbTime(revoked.expires_at))
                 .bind(DbTime(now))
                 .execute(pool)
-                .await
-                .map_err(db_err)?;
+                .await?;
         });
         Ok(())
     }
@@ -139,8 +135,7 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = $1")
                 .bind(DbUuid(jti))
                 .fetch_one(pool)
-                .await
-                .map_err(db_err)?
+                .await?
         });
         Ok(count > 0)
     }

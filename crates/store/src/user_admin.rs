@@ -1,7 +1,6 @@
 //! The administrators' user operations: search, patch, soft delete, and the admin check.
 
 use crate::admins::AdminGuard;
-use crate::error::db_err;
 use crate::params::{Param, Params, contains_pattern, offset_of};
 use crate::revocation::{Revocation, RevokeScope};
 use crate::rows::{USER_COLUMNS, UserRow};
@@ -23,10 +22,7 @@ impl Store {
         let (rows, total) = on_db!(&self.db, |pool, d| {
             let (filter, params) = user_filter(query, now, d);
             let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {filter}");
-            let total: i64 = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), params)
-                .fetch_one(pool)
-                .await
-                .map_err(db_err)?;
+            let total: i64 = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), params).fetch_one(pool).await?;
 
             let (filter, mut params) = user_filter(query, now, d);
             let dir = query.order.sql();
@@ -42,8 +38,7 @@ impl Store {
                 "SELECT {USER_COLUMNS} FROM users u WHERE {filter} \
                  ORDER BY {sort}, u.id ASC LIMIT {limit} OFFSET {offset}"
             );
-            let rows: Vec<UserRow> =
-                bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await.map_err(db_err)?;
+            let rows: Vec<UserRow> = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
             (rows, total)
         });
 
@@ -85,25 +80,21 @@ impl Store {
         let update_sql = format!("UPDATE users SET {} WHERE id = {id_ph}", sets.join(", "));
 
         let outcome: AdminWrite<()> = on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             if deactivates {
                 tx.lock_admin_set().await?;
             }
             let state: Option<UserStateRow> = sqlx::query_as("SELECT is_active, deleted_at FROM users WHERE id = $1")
                 .bind(DbUuid(id))
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
             match state {
                 Some(state) if state.deleted_at.is_none() => {
                     if deactivates && state.is_active && tx.is_last_active_admin(id, now).await? {
                         AdminWrite::LastAdmin
                     } else {
-                        bind_params!(sqlx::query(AssertSqlSafe(update_sql)), params)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                        tx.commit().await.map_err(db_err)?;
+                        bind_params!(sqlx::query(AssertSqlSafe(update_sql)), params).execute(&mut *tx).await?;
+                        tx.commit().await?;
                         AdminWrite::Done(())
                     }
                 }
@@ -130,13 +121,12 @@ impl Store {
         access_ttl: Ttl,
     ) -> StoreResult<AdminWrite<Vec<RevokedJti>>> {
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             tx.lock_admin_set().await?;
             let state: Option<UserStateRow> = sqlx::query_as("SELECT is_active, deleted_at FROM users WHERE id = $1")
                 .bind(DbUuid(id))
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
             match state {
                 Some(state) if state.deleted_at.is_none() => {
                     if state.is_active && tx.is_last_active_admin(id, now).await? {
@@ -150,11 +140,10 @@ impl Store {
                     .bind(DbTime(now))
                     .bind(false)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                     let revoked =
                         tx.revoke_refresh_tokens(RevokeScope::User(id), "user_deleted", now, access_ttl).await?;
-                    tx.commit().await.map_err(db_err)?;
+                    tx.commit().await?;
                     Ok(AdminWrite::Done(revoked))
                 }
                 _ => Ok(AdminWrite::NotFound),
@@ -175,8 +164,7 @@ impl Store {
             )
             .bind(DbTime(now))
             .fetch_one(pool)
-            .await
-            .map_err(db_err)?
+            .await?
         });
         Ok(count > 0)
     }

@@ -50,7 +50,7 @@ impl Store {
         role_names.dedup();
 
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             sqlx::query(
                 "INSERT INTO users (id, username, email, password_hash, first_name, last_name, \
                      department, position, is_active, created_at, updated_at) \
@@ -67,8 +67,7 @@ impl Store {
             .bind(true)
             .bind(DbTime(user.created_at))
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
 
             for role in &role_names {
                 let inserted = sqlx::query(
@@ -80,8 +79,7 @@ impl Store {
                 .bind(DbTime(user.created_at))
                 .bind(role)
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
                 if inserted != 1 {
                     // Callers pass built-in role names; a missing one means a broken seed.
@@ -100,10 +98,9 @@ impl Store {
                     .bind(attribute.expires_at.map(DbTime))
                     .bind(DbTime(user.created_at))
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
             }
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
         });
 
         let role = taskify_domain::user::primary_role(&role_names);
@@ -139,8 +136,7 @@ impl Store {
                 .bind(email.to_ascii_lowercase())
                 .bind(username.to_ascii_lowercase())
                 .fetch_one(pool)
-                .await
-                .map_err(db_err)?
+                .await?
         });
         Ok(if emails > 0 {
             Some(UniqueViolation::Email)
@@ -156,11 +152,7 @@ impl Store {
         let row: Option<CredentialsRow> = on_db!(&self.db, |pool, d| {
             let sql =
                 format!("SELECT id, password_hash, is_active, deleted_at FROM users WHERE {} = $1", d.fold("email"));
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(email.to_ascii_lowercase())
-                .fetch_optional(pool)
-                .await
-                .map_err(db_err)?
+            sqlx::query_as(AssertSqlSafe(sql)).bind(email.to_ascii_lowercase()).fetch_optional(pool).await?
         });
         Ok(row.map(|r| Credentials {
             user_id: r.id.0,
@@ -188,8 +180,7 @@ impl Store {
             sqlx::query_as(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1")))
                 .bind(DbUuid(id))
                 .fetch_optional(pool)
-                .await
-                .map_err(db_err)?
+                .await?
         });
         let Some(row) = row else {
             return Ok(None);
@@ -220,7 +211,7 @@ impl Store {
             list = list.join(", ")
         );
         let rows: Vec<AssignmentRow> = on_db!(&self.db, |pool, _d| {
-            bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await.map_err(db_err)?
+            bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?
         });
         let mut by_user: HashMap<Uuid, Vec<RoleAssignment>> = HashMap::new();
         for row in rows {
@@ -236,8 +227,7 @@ impl Store {
                 .bind(DbUuid(id))
                 .bind(DbTime(now))
                 .execute(pool)
-                .await
-                .map_err(db_err)?;
+                .await?;
         });
         Ok(())
     }
@@ -252,8 +242,7 @@ impl Store {
                 .bind(hash)
                 .bind(verified)
                 .execute(pool)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected()
         });
         Ok(updated == 1)
@@ -271,7 +260,7 @@ impl Store {
         access_ttl: Ttl,
     ) -> StoreResult<Vec<RevokedJti>> {
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             sqlx::query(
                 "UPDATE users SET password_hash = $2, tokens_valid_after = $3, updated_at = $3 \
                  WHERE id = $1",
@@ -280,10 +269,9 @@ impl Store {
             .bind(hash)
             .bind(DbTime(now))
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
             let revoked = tx.revoke_refresh_tokens(RevokeScope::User(id), "password_change", now, access_ttl).await?;
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
             Ok(revoked)
         })
     }
@@ -310,7 +298,7 @@ impl Store {
         let id_ph = params.push(Param::Uuid(id));
         let sql = format!("UPDATE users SET {} WHERE id = {id_ph} AND deleted_at IS NULL", sets.join(", "));
         let updated = on_db!(&self.db, |pool, _d| {
-            bind_params!(sqlx::query(AssertSqlSafe(sql)), params).execute(pool).await.map_err(db_err)?.rows_affected()
+            bind_params!(sqlx::query(AssertSqlSafe(sql)), params).execute(pool).await?.rows_affected()
         });
         if updated == 0 {
             return Ok(None);

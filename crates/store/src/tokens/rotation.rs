@@ -15,7 +15,6 @@
 //! conditional on the family, not just the earlier read.
 
 use crate::dialect::Dialect;
-use crate::error::db_err;
 use crate::types::{DbTime, DbUuid};
 use crate::{RefreshToken, Rotation, Store, StoreResult, Ttl};
 use taskify_domain::Timestamp;
@@ -65,20 +64,16 @@ impl Store {
         grace: Ttl,
     ) -> StoreResult<Rotation> {
         on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await.map_err(db_err)?;
+            let mut tx = pool.begin_with(d.begin_write()).await?;
             let parent_sql = match d {
                 Dialect::Postgres => {
-                    sqlx::query(LOCK_USER_SHARED)
-                        .bind(DbUuid(parent.user_id))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    sqlx::query(LOCK_USER_SHARED).bind(DbUuid(parent.user_id)).execute(&mut *tx).await?;
                     PARENT_STATE_LOCKED
                 }
                 Dialect::Sqlite => PARENT_STATE,
             };
             let state: Option<ParentState> =
-                sqlx::query_as(parent_sql).bind(DbUuid(parent.id)).fetch_optional(&mut *tx).await.map_err(db_err)?;
+                sqlx::query_as(parent_sql).bind(DbUuid(parent.id)).fetch_optional(&mut *tx).await?;
             // Returning early drops `tx`, which rolls it back.
             let Some(state) = state else {
                 return Ok(Rotation::Invalid);
@@ -90,12 +85,7 @@ impl Store {
                 Some(used_at) if !Rotation::within_grace(used_at.0, now, grace) => return Ok(Rotation::Reused),
                 Some(_) => {}
                 None => {
-                    sqlx::query(MARK_USED)
-                        .bind(DbUuid(parent.id))
-                        .bind(DbTime(now))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    sqlx::query(MARK_USED).bind(DbUuid(parent.id)).bind(DbTime(now)).execute(&mut *tx).await?;
                 }
             }
             let inserted = sqlx::query(INSERT_CHILD)
@@ -111,13 +101,12 @@ impl Store {
                 .bind(&child.ip_address)
                 .bind(&child.user_agent)
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
+                .await?
                 .rows_affected();
             if inserted != 1 {
                 return Ok(Rotation::Invalid);
             }
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
             Ok(Rotation::Rotated)
         })
     }
