@@ -66,6 +66,18 @@ proptest! {
     }
 
     #[test]
+    fn entity_tags_may_hold_commas(opaque in prop::collection::vec("[!#-~]{0,8}", 1..4)) {
+        // RFC 9110 `etagc` allows commas inside the quotes: the list is read quote to quote.
+        let list = opaque.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ");
+        let map = headers(header::IF_MATCH, list.as_bytes()).unwrap_or_default();
+        let numeric: Vec<i64> = opaque.iter().filter_map(|o| o.parse().ok()).collect();
+        match if_match(&map) {
+            Ok(Some(IfMatch::Versions(parsed))) => prop_assert_eq!(parsed, numeric),
+            other => prop_assert!(false, "If-Match {list} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
     fn forwarded_for_never_panics(
         peer in any_ip(),
         header in prop_oneof![any::<String>(), prop::collection::vec(any_ip(), 0..6)
