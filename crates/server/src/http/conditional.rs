@@ -12,23 +12,30 @@ struct Tag<'a> {
     opaque: &'a str,
 }
 
-/// Parses `*` (`None` returned as `Ok(None)`) or a comma-separated list of entity tags.
+/// Parses `*` (`None` returned as `Ok(None)`) or a comma-separated list of entity tags. The
+/// opaque part of a tag may itself hold commas (RFC 9110 `etagc`), so tags are read quote to quote
+/// rather than split on commas.
 fn parse_tags(value: &str) -> Result<Option<Vec<Tag<'_>>>, ()> {
     let value = value.trim();
     if value == "*" {
         return Ok(None);
     }
+    let separators: &[char] = &[',', ' ', '\t'];
     let mut tags = Vec::new();
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (weak, quoted) = match part.strip_prefix("W/") {
-            Some(rest) => (true, rest),
-            None => (false, part),
+    let mut rest = value.trim_start_matches(separators);
+    while !rest.is_empty() {
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
         };
-        let opaque = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).ok_or(())?;
-        if opaque.contains('"') {
+        let body = quoted.strip_prefix('"').ok_or(())?;
+        let end = body.find('"').ok_or(())?;
+        tags.push(Tag { weak, opaque: &body[..end] });
+        let after = body[end + 1..].trim_start_matches([' ', '\t']);
+        if !after.is_empty() && !after.starts_with(',') {
             return Err(());
         }
-        tags.push(Tag { weak, opaque });
+        rest = after.trim_start_matches(separators);
     }
     if tags.is_empty() { Err(()) } else { Ok(Some(tags)) }
 }

@@ -242,6 +242,12 @@ impl Load {
                         }
                         let sent_in = Phase::from_u8(phase.load(Ordering::SeqCst));
                         let (outcome, created) = one_request(&api, &token, worker, n, last_created.as_deref()).await;
+                        // A request still in flight when the stop began is not "before the stop".
+                        let sent_in = match Phase::from_u8(phase.load(Ordering::SeqCst)) {
+                            Phase::Before => sent_in,
+                            _ if sent_in == Phase::Before => Phase::Down,
+                            _ => sent_in,
+                        };
                         if outcome == "201" && sent_in == Phase::Restarted {
                             // Only a write sent after the restart proves the recovery (a read may
                             // have come from the cache).
