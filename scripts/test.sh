@@ -4,11 +4,13 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. the test suite (cargo-nextest, or cargo test when nextest is not installed)
 #   4. the Grafana dashboard check (scripts/check-dashboard.py)
-#   5. the web UI's unit and end-to-end tests (scripts/test-web.sh; SKIP_WEB_TESTS=1 skips them)
+#   5. offline validation of the deployment files (scripts/validate-deploy.sh)
+#   6. schemathesis against the served OpenAPI document (scripts/test-schemathesis.sh)
+#   7. the web UI's unit and end-to-end tests (scripts/test-web.sh; SKIP_WEB_TESTS=1 skips them)
 #
 # The tests run against SQLite and PostgreSQL, so before step 3 the script makes sure PostgreSQL
 # answers (starting the local cluster when it can) and exports TEST_DATABASE_URL. Redis is only
-# checked, with a warning: no test needs it yet.
+# checked, and started when it does not answer (the cache, job and cluster tests need it).
 #
 # Usage: ./scripts/test.sh
 # Environment:
@@ -148,7 +150,7 @@ start_local_redis() {
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
 }
 
-# Redis is optional for now: nothing in the suite needs it yet, so a missing Redis only warns.
+# The cache, job and cluster tests need Redis: start it when it does not answer, or stop here.
 check_redis() {
   if redis_ready "$REDIS_HOST" "$REDIS_PORT"; then
     note "Redis answers on $REDIS_HOST:$REDIS_PORT"
@@ -188,6 +190,12 @@ fi
 # the documented list too, so the documentation and the dashboard cannot drift apart.
 step "Grafana dashboard: valid JSON, only metrics listed in docs/operations.md"
 python3 scripts/check-dashboard.py deploy/grafana/dashboards/taskify.json --doc docs/operations.md
+
+step "deployment files: Kubernetes manifests, compose file and nginx configuration (scripts/validate-deploy.sh)"
+./scripts/validate-deploy.sh
+
+step "schemathesis against the served OpenAPI document (scripts/test-schemathesis.sh)"
+./scripts/test-schemathesis.sh
 
 if [[ "${SKIP_WEB_TESTS:-}" != "1" ]]; then
   step "web UI: unit and end-to-end tests in Chromium (scripts/test-web.sh)"
