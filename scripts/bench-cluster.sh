@@ -6,7 +6,7 @@
 # For N in 1 2 3: scripts/local-cluster.sh start N on a fresh PostgreSQL database
 # (taskify_bench_cluster) with its local redis-server, rate limits off and LOG_LEVEL=warn; then
 # wrk -t2 -c32 --latency on GET /api/v1/tasks/{id} (cached) and GET /live, through nginx on
-# 127.0.0.1:18080. With N=1 the same two runs also go to the replica directly, to show what nginx
+# 127.0.0.1:28080 (CLUSTER_PORT). With N=1 the same two runs also go to the replica directly, to show what nginx
 # costs. Needs wrk, nginx, redis-server and PostgreSQL on 127.0.0.1:5432 (user postgres, trust).
 # Everything is on loopback and stops at the end.
 set -euo pipefail
@@ -15,11 +15,14 @@ cd "$(dirname "$0")/.."
 duration=${1:-15s}
 pg=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 db=taskify_bench_cluster
-entry=http://127.0.0.1:18080
+# Ports of the cluster: nginx on CLUSTER_PORT, replica i on CLUSTER_PORT + i.
+export CLUSTER_PORT=${CLUSTER_PORT:-28080}
+entry=http://127.0.0.1:$CLUSTER_PORT
 json='Content-Type: application/json'
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-cargo build --release -p taskify-server --bin taskify >/dev/null
+# TASKIFY_BIN (read by local-cluster.sh) names another binary; otherwise the release build.
+[[ -n ${TASKIFY_BIN:-} ]] || cargo build --release -p taskify-server --bin taskify >/dev/null
 trap 'scripts/local-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 
 run() {
@@ -48,8 +51,8 @@ for n in 1 2 3; do
   run "$n replica(s), nginx: GET /api/v1/tasks/{id}" -s scripts/bench/get_task.lua "$entry/api/v1/tasks/$ID"
   run "$n replica(s), nginx: GET /live" "$entry/live"
   if ((n == 1)); then
-    run "1 replica, direct: GET /api/v1/tasks/{id}" -s scripts/bench/get_task.lua "http://127.0.0.1:18081/api/v1/tasks/$ID"
-    run "1 replica, direct: GET /live" "http://127.0.0.1:18081/live"
+    run "1 replica, direct: GET /api/v1/tasks/{id}" -s scripts/bench/get_task.lua "http://127.0.0.1:$((CLUSTER_PORT + 1))/api/v1/tasks/$ID"
+    run "1 replica, direct: GET /live" "http://127.0.0.1:$((CLUSTER_PORT + 1))/live"
   fi
   scripts/local-cluster.sh stop >/dev/null
 done
