@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Validate a Grafana dashboard and the metric names its queries use.
 
-    scripts/check-dashboard.py [DASHBOARD.json] [--metrics FILE]... [--spec SPEC.md] [--allow NAME]...
+    scripts/check-dashboard.py [DASHBOARD.json] [--metrics FILE]... [--doc OPERATIONS.md] [--allow NAME]...
 
 DASHBOARD defaults to deploy/grafana/dashboards/taskify.json. The known metric names come from:
   --metrics FILE  a Prometheus text exposition, e.g. `curl -s 127.0.0.1:8080/metrics > m.txt`
                   (repeatable; histogram and summary families also give _bucket, _sum, _count);
-  --spec FILE     the SPEC, whose §8.1 table lists the metrics (histograms expanded likewise);
+  --doc FILE      a Markdown file whose "## Metrics" table lists the metrics (histograms expanded
+                  likewise); docs/operations.md by default;
   --allow NAME    extra names (repeatable). `up` is always known: Prometheus adds it per target.
-With neither --metrics nor --spec, the SPEC is looked for at ../shared/SPEC.md beside the
-repository.
+With neither --metrics nor --doc, the table of docs/operations.md is used.
 
 Checks: the file is JSON; the dashboard has a title, a uid and panels; every panel has a unique
 id, a type, a title and a gridPos inside the 24-column grid; every query panel has targets with
 an expression and a datasource; every metric name in a panel expression or a template variable
-query is known; and every metric that SPEC §8.4 asks the dashboard to show is used (disable with
+query is known; and every metric that docs/operations.md asks the dashboard to show is used (disable with
 --no-coverage). Exit status: 0 when everything passes, 1 on a failed check, 2 on bad usage or an
 unreadable input.
 """
@@ -29,11 +29,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "taskify.json"
-DEFAULT_SPEC = REPO.parent / "shared" / "SPEC.md"
+DEFAULT_DOC = REPO / "docs" / "operations.md"
 
 ALWAYS_KNOWN = {"up"}
 
-# Metrics that SPEC §8.4 asks the dashboard to show, one or more per required panel.
+# Metrics the dashboard must show (docs/operations.md, "Dashboard and Prometheus"), one or more per
+# required panel.
 REQUIRED = {
     "request rate by route": ["http_requests_total"],
     "4xx and 5xx rates": ["http_requests_total"],
@@ -86,11 +87,11 @@ def names_from_exposition(text: str) -> set[str]:
     return names
 
 
-def names_from_spec(text: str) -> set[str]:
-    """Metric names of the SPEC §8.1 table, histograms expanded to their series."""
-    section = re.search(r"^### 8\.1 .*?(?=^### )", text, re.S | re.M)
+def names_from_doc(text: str) -> set[str]:
+    """Metric names of the "## Metrics" table, histograms expanded to their series."""
+    section = re.search(r"^## Metrics\n.*?(?=^## |\Z)", text, re.S | re.M)
     if not section:
-        fail_usage("the SPEC has no section '### 8.1'")
+        fail_usage("the document has no section '## Metrics'")
     names: set[str] = set()
     for line in section.group(0).splitlines():
         cells = [c.strip() for c in line.split("|")]
@@ -102,7 +103,7 @@ def names_from_spec(text: str) -> set[str]:
             if kind.startswith("histogram") or kind.startswith("summary"):
                 names.update({f"{name}_bucket", f"{name}_sum", f"{name}_count"})
     if not names:
-        fail_usage("no metric names found in SPEC §8.1")
+        fail_usage("no metric names found in the '## Metrics' table")
     return names
 
 
@@ -163,26 +164,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dashboard", nargs="?", default=str(DEFAULT_DASHBOARD))
     parser.add_argument("--metrics", action="append", default=[], metavar="FILE")
-    parser.add_argument("--spec", metavar="FILE")
+    parser.add_argument("--doc", metavar="FILE")
     parser.add_argument("--allow", action="append", default=[], metavar="NAME")
-    parser.add_argument("--no-coverage", action="store_true", help="skip the SPEC §8.4 coverage check")
+    parser.add_argument("--no-coverage", action="store_true", help="skip the required-panel coverage check")
     args = parser.parse_args()
 
     known = set(ALWAYS_KNOWN) | set(args.allow)
-    spec = args.spec
-    if not args.metrics and not spec:
-        if DEFAULT_SPEC.is_file():
-            spec = str(DEFAULT_SPEC)
-        else:
-            fail_usage(f"give --metrics FILE or --spec FILE ({DEFAULT_SPEC} does not exist)")
+    doc = args.doc
+    if not args.metrics and not doc:
+        doc = str(DEFAULT_DOC)
     sources = []
     try:
         for path in args.metrics:
             known |= names_from_exposition(Path(path).read_text(encoding="utf-8"))
             sources.append(path)
-        if spec:
-            known |= names_from_spec(Path(spec).read_text(encoding="utf-8"))
-            sources.append(f"{spec} §8.1")
+        if doc:
+            known |= names_from_doc(Path(doc).read_text(encoding="utf-8"))
+            sources.append(f"{doc} (Metrics)")
         raw = Path(args.dashboard).read_text(encoding="utf-8")
     except OSError as e:
         fail_usage(str(e))
@@ -258,7 +256,7 @@ def main() -> int:
     if not args.no_coverage:
         for topic, names in REQUIRED.items():
             if not any(n in used for n in names):
-                errors.append(f"SPEC §8.4 panel missing: {topic} (no query uses {' or '.join(names)})")
+                errors.append(f"required panel missing: {topic} (no query uses {' or '.join(names)})")
 
     count = len(all_panels(panels))
     if errors:

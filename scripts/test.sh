@@ -4,6 +4,7 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. the test suite (cargo-nextest, or cargo test when nextest is not installed)
 #   4. the Grafana dashboard check (scripts/check-dashboard.py)
+#   5. the web UI's unit and end-to-end tests (scripts/test-web.sh; SKIP_WEB_TESTS=1 skips them)
 #
 # The tests run against SQLite and PostgreSQL, so before step 3 the script makes sure PostgreSQL
 # answers (starting the local cluster when it can) and exports TEST_DATABASE_URL. Redis is only
@@ -183,11 +184,14 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
-# The tests already check the dashboard against a live /metrics scrape; this adds the SPEC's
-# list when the shared documents sit beside the repository (as in CI).
-if [[ -f ../shared/SPEC.md ]]; then
-  step "Grafana dashboard: valid JSON, only metrics of SPEC §8.1"
-  python3 scripts/check-dashboard.py deploy/grafana/dashboards/taskify.json --spec ../shared/SPEC.md
+# The tests already check the dashboard against a live /metrics scrape; this checks it against
+# the documented list too, so the documentation and the dashboard cannot drift apart.
+step "Grafana dashboard: valid JSON, only metrics listed in docs/operations.md"
+python3 scripts/check-dashboard.py deploy/grafana/dashboards/taskify.json --doc docs/operations.md
+
+if [[ "${SKIP_WEB_TESTS:-}" != "1" ]]; then
+  step "web UI: unit and end-to-end tests in Chromium (scripts/test-web.sh)"
+  ./scripts/test-web.sh
 fi
 
 step "all checks passed"

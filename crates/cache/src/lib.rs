@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 mod breaker;
+mod breaker_state;
 mod bus;
 mod cache;
 mod config;
@@ -52,7 +53,8 @@ pub mod scripts;
 mod stats;
 pub mod telemetry;
 
-pub use breaker::{BreakerSnapshot, BreakerState, CircuitBreaker, Clock, ManualClock, Permit, Rejected, SystemClock};
+pub use breaker::{BreakerSnapshot, CircuitBreaker, Clock, ManualClock, Permit, Rejected, SystemClock};
+pub use breaker_state::BreakerState;
 pub use bus::Invalidation;
 pub use cache::{Cache, CacheError, Fill, FillOutcome, FillTicket, L2Outcome, SetOutcome};
 pub use config::{BreakerConfig, CacheConfig, DEFAULT_OVERFLOW_COUNTER, RedisConfig, redact_url};

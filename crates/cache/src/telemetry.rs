@@ -1,7 +1,7 @@
 //! The cache and breaker metrics of SPEC §8.1, behind small helpers so that names and label
 //! values are spelled in one place.
 
-use crate::breaker::BreakerState;
+use crate::breaker_state::BreakerState;
 
 /// `cache_operations_total{level,op,result}`.
 pub const CACHE_OPERATIONS: &str = "cache_operations_total";
@@ -21,13 +21,13 @@ pub const PENDING_INVALIDATIONS: &str = "cache_pending_invalidations";
 pub const BREAKER_STATE: &str = "circuit_breaker_state";
 /// `circuit_breaker_transitions_total{name,from,to}`.
 pub const BREAKER_TRANSITIONS: &str = "circuit_breaker_transitions_total";
-/// `redis_up` gauge (absent when Redis is disabled).
+/// `redis_up` gauge (0 when Redis is disabled or unreachable).
 pub const REDIS_UP: &str = "redis_up";
 
 /// Exports the transitions of the breaker `name` at zero, so the counter exists before the
 /// first outage (SPEC §8.1 lists it).
 pub fn register_breaker(name: &'static str) {
-    use crate::breaker::BreakerState::{Closed, HalfOpen, Open};
+    use crate::breaker_state::BreakerState::{Closed, HalfOpen, Open};
     for (from, to) in [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed), (HalfOpen, Open)] {
         metrics::counter!(BREAKER_TRANSITIONS, "name" => name, "from" => from.as_str(), "to" => to.as_str())
             .absolute(0);

@@ -11,8 +11,11 @@ use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult};
 use crate::input::QueryInput;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 use taskify_authz::{self as authz, DecisionContext, OwnerFacts, PolicyEngine, TaskFacts};
+use taskify_domain::audit::{bounded_context, width};
+use taskify_domain::text::storable;
 use taskify_domain::{AuditEntry, Decision, Principal, Scope};
 use taskify_store::TaskRecord;
 use uuid::Uuid;
@@ -163,10 +166,21 @@ impl Access {
             );
             self.audit.record(entry).await?;
         }
-        if decision.allowed { Ok(()) } else { Err(CoreError::Forbidden) }
+        if decision.allowed {
+            Ok(())
+        } else {
+            tracing::debug!(action, reason = %decision.reason, "authorization denied");
+            Err(CoreError::Forbidden)
+        }
     }
 
     /// Builds an audit row from the request context.
+    ///
+    /// What the request supplied (path, query, user agent, method, request id) is recorded in
+    /// the form both databases store: control characters escaped and every value capped at its
+    /// column width, the context within its size limits. The names of the values that had to be
+    /// changed are listed in the context under `altered`, so a reader knows the row is not
+    /// verbatim.
     #[allow(clippy::too_many_arguments)]
     pub fn entry(
         &self,
@@ -179,25 +193,46 @@ impl Access {
         ctx: &RequestContext,
         extra: Option<Value>,
     ) -> AuditEntry {
+        let mut altered: Vec<Value> = Vec::new();
+        let mut fit = |field: &'static str, value: &str, max: usize| {
+            let stored = storable(value, max);
+            if matches!(stored, Cow::Owned(_)) {
+                altered.push(Value::from(field));
+            }
+            stored.into_owned()
+        };
+        let request_id = fit("request_id", &ctx.request_id, width::REQUEST_ID);
+        let ip_address = ctx.client_ip.as_deref().map(|ip| fit("ip_address", ip, width::IP_ADDRESS));
+        let user_agent = ctx.user_agent.as_deref().map(|ua| fit("user_agent", ua, width::USER_AGENT));
+        let method = fit("method", &ctx.method, width::METHOD);
+        let path = fit("path", &ctx.path, width::PATH);
+
         let mut context = json!({ "query": QueryInput::parse(ctx.raw_query.as_deref()).to_json() });
         if let (Some(Value::Object(extra)), Value::Object(map)) = (extra, &mut context) {
             map.extend(extra);
+        }
+        let (mut context, changed) = bounded_context(&context);
+        if changed {
+            altered.push(Value::from("context"));
+        }
+        if let (false, Value::Object(map)) = (altered.is_empty(), &mut context) {
+            map.insert("altered".into(), Value::Array(altered));
         }
         AuditEntry {
             id: Uuid::now_v7(),
             timestamp: taskify_domain::time::now(),
             user_id,
-            action: action.to_owned(),
-            resource: resource_name(action).to_owned(),
+            action: storable(action, width::ACTION).into_owned(),
+            resource: storable(resource_name(action), width::RESOURCE).into_owned(),
             resource_id,
             decision,
-            reason: Some(reason),
+            reason: Some(storable(&reason, width::REASON).into_owned()),
             policy_ids,
-            request_id: Some(ctx.request_id.clone()),
-            ip_address: ctx.client_ip.clone(),
-            user_agent: ctx.user_agent_truncated(),
-            method: Some(ctx.method.clone()),
-            path: Some(ctx.path.chars().take(2048).collect()),
+            request_id: Some(request_id),
+            ip_address,
+            user_agent,
+            method: Some(method),
+            path: Some(path),
             context: Some(context),
         }
     }

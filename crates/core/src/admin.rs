@@ -15,7 +15,7 @@ use chrono::Duration;
 use std::sync::Arc;
 use taskify_domain::attribute::{AttributeValue, DataType, is_valid_key};
 use taskify_domain::audit::AUDIT_TOTAL_CAP;
-use taskify_domain::text::check_line;
+use taskify_domain::text::{check_line, has_control_chars};
 use taskify_domain::time::parse_rfc3339;
 use taskify_domain::{
     Attribute, AuditEntry, AuditQuery, Decision, Paged, Principal, Role, RoleAssignment, Timestamp, User,
@@ -60,7 +60,7 @@ impl AttributeInput {
         body.finish()?;
         let mut v = Violations::default();
         if !is_valid_key(key) {
-            v.add("key", "must match ^[a-z][a-z0-9_]{0,63}$");
+            v.add("key", MSG_KEY_PATTERN);
         } else if reserved.contains(&key) {
             v.add("key", "is reserved");
         }
@@ -78,6 +78,13 @@ impl AttributeInput {
                 None
             }
         };
+        // A string value is one line of text: a control character (a NUL above all, which
+        // PostgreSQL cannot store) is refused rather than stored.
+        if let Some(AttributeValue::String(text)) = &value
+            && has_control_chars(text)
+        {
+            v.add("value", "must not contain control characters");
+        }
         if let Some(val) = &value
             && integer_keys.contains(&key)
             && !val.as_i64().is_some_and(|n| (0..=10).contains(&n))
@@ -89,6 +96,20 @@ impl AttributeInput {
         let value = value.ok_or_else(|| CoreError::field("value", "is required"))?;
         Ok(Self { value, expires_at })
     }
+}
+
+/// The message for an attribute key that does not match the key pattern.
+const MSG_KEY_PATTERN: &str = "must match ^[a-z][a-z0-9_]{0,63}$";
+
+/// An attribute key taken from a path: one outside the key pattern names no attribute, and
+/// some (a NUL) the database would not even accept as a search value, so it is bad input.
+fn path_key(key: &str) -> CoreResult<()> {
+    if is_valid_key(key) { Ok(()) } else { Err(CoreError::field("key", MSG_KEY_PATTERN)) }
+}
+
+/// A role name taken from a path, checked as the body's `role` is.
+fn path_role(role: &str) -> CoreResult<()> {
+    check_line(role, 1, 50).map_or(Ok(()), |message| Err(CoreError::field("role", message)))
 }
 
 /// Reads a `PATCH /users/{id}` body (allow-list: is_active, department, position).
@@ -293,6 +314,7 @@ impl AdminService {
     }
 
     pub async fn revoke_role(&self, p: &Principal, user_id: Uuid, role: &str, ctx: &RequestContext) -> CoreResult<()> {
+        path_role(role)?;
         self.allow(p, "user:revoke_role", ctx).await?;
         match self.store.revoke_role(user_id, role, Some(p.user_id), time::now()).await? {
             RevokeOutcome::Revoked => {
@@ -352,6 +374,7 @@ impl AdminService {
         key: &str,
         ctx: &RequestContext,
     ) -> CoreResult<Attribute> {
+        path_key(key)?;
         self.allow(p, Self::attribute_action(owner, false), ctx).await?;
         self.attribute_owner(owner).await?;
         self.store.get_attribute(owner, key, time::now()).await?.ok_or(CoreError::NotFound("Attribute not found"))
@@ -386,6 +409,7 @@ impl AdminService {
         key: &str,
         ctx: &RequestContext,
     ) -> CoreResult<()> {
+        path_key(key)?;
         self.allow(p, Self::attribute_action(owner, true), ctx).await?;
         let user = self.attribute_owner(owner).await?;
         if !self.store.delete_attribute(owner, key).await? {

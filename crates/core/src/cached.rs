@@ -65,6 +65,10 @@ fn shared(error: Arc<CoreError>) -> CoreError {
         CoreError::Unavailable { reason, retry_after_secs } => {
             CoreError::Unavailable { reason: reason.clone(), retry_after_secs: *retry_after_secs }
         }
+        CoreError::DatabaseUnavailable { reason, retry_after_secs } => {
+            CoreError::DatabaseUnavailable { reason: reason.clone(), retry_after_secs: *retry_after_secs }
+        }
+        CoreError::Timeout => CoreError::Timeout,
         other => CoreError::Internal(other.to_string()),
     }
 }

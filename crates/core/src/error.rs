@@ -59,6 +59,10 @@ pub enum CoreError {
     /// A dependency is unavailable or saturated; `retry_after_secs` feeds `Retry-After`.
     #[error("service unavailable: {reason}")]
     Unavailable { reason: String, retry_after_secs: Option<u64> },
+    /// The database cannot be reached (or is known to be down): 503 `database_unavailable` with
+    /// `Retry-After`, so clients and load balancers back off instead of piling up.
+    #[error("database unavailable: {reason}")]
+    DatabaseUnavailable { reason: String, retry_after_secs: u64 },
     /// The work ran past the request deadline (`REQUEST_TIMEOUT`).
     #[error("request timed out")]
     Timeout,
@@ -92,9 +96,11 @@ impl From<StoreError> for CoreError {
         };
         metrics::counter!("db_errors_total", "kind" => kind).increment(1);
         match err {
-            StoreError::Unavailable(e) => {
-                Self::Unavailable { reason: format!("database unavailable: {e}"), retry_after_secs: None }
-            }
+            // The store's text names the driver's message and SQLSTATE, for the log line.
+            e @ StoreError::Unavailable(_) => Self::DatabaseUnavailable {
+                reason: e.to_string(),
+                retry_after_secs: taskify_store::UNAVAILABLE_RETRY_AFTER_SECS,
+            },
             StoreError::Timeout(_) => Self::Timeout,
             other => Self::Internal(format!("store: {other}: {}", source_chain(&other))),
         }

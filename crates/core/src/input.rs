@@ -7,6 +7,7 @@
 use crate::error::{CoreError, CoreResult};
 use serde_json::{Map, Value};
 use taskify_domain::FieldError;
+use taskify_domain::audit::context_limits;
 
 /// A request member: absent, explicitly `null`, or a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +124,16 @@ impl QueryInput {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// The parameters as a JSON object, for audit contexts.
+    /// The parameters as a JSON object, for audit contexts: the first value of each name, and
+    /// no more names than an audit context keeps plus one, so that a query of thousands of
+    /// parameters costs no more than a short one and the cut still shows (the audit row is
+    /// bounded, and marked as such, by `bounded_context`).
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         for (k, v) in &self.0 {
+            if map.len() > context_limits::ENTRIES {
+                break;
+            }
             map.entry(k.clone()).or_insert_with(|| Value::String(v.clone()));
         }
         Value::Object(map)

@@ -1,5 +1,6 @@
 //! What each job type does (SPEC §6.1). Local and Redis workers run exactly this code.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,7 +13,6 @@ use taskify_cache::{Cache, SetOutcome};
 use crate::duration::{DEFAULT_LONG_TTL, DEFAULT_TTL, parse_ttl};
 use crate::job::{Job, JobType, NewJob};
 use crate::request::validate_key;
-use crate::system::Shared;
 
 /// How many keys of a batch are written concurrently.
 const BATCH_CONCURRENCY: usize = 16;
@@ -60,10 +60,15 @@ fn ttl(value: Option<&Value>, default: Duration) -> Result<Duration, String> {
     parse_ttl(value, default).map_err(|e| format!("invalid ttl: {e}"))
 }
 
-/// Runs the effect of `job`. An error is the job's `last_error`.
-pub(crate) async fn perform(system: &Shared, job: &Job) -> Result<(), String> {
+/// Runs the effect of `job` on `cache`. `enqueue` routes a new job (the correcting warmup of a
+/// validation job) and is given by the caller, so this module does not depend on the job system.
+/// An error is the job's `last_error`.
+pub(crate) async fn perform<F, Fut>(cache: &Cache, job: &Job, enqueue: F) -> Result<(), String>
+where
+    F: FnOnce(NewJob) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
     let Some(kind) = job.job_type() else { return Err(format!("unknown job type {}", job.kind)) };
-    let cache = system.cache();
     match kind {
         JobType::Warmup | JobType::Scheduled => {
             let p: WritePayload = payload(job)?;
@@ -100,8 +105,7 @@ pub(crate) async fn perform(system: &Shared, job: &Job) -> Result<(), String> {
                 .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
                 .is_some_and(|value| json_equal(&value, &p.expected_data));
             if !matches {
-                system
-                    .enqueue(NewJob::warmup(p.key, p.expected_data, ttl, job.priority))
+                enqueue(NewJob::warmup(p.key, p.expected_data, ttl, job.priority))
                     .await
                     .map_err(|e| format!("could not enqueue the correcting warmup: {e}"))?;
             }

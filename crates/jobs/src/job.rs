@@ -19,6 +19,26 @@ pub const LEAST_URGENT: u8 = 10;
 /// The factor of the priority in a ready score: `priority × 10^13 + ready_at_ms` (SPEC §6.4).
 pub const PRIORITY_FACTOR: i64 = 10_000_000_000_000;
 
+/// Which queue a job was routed to: the `queue` of the 202 bodies and of the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Queue {
+    /// This instance's in-process queue.
+    Local,
+    /// The shared Redis queue.
+    Redis,
+}
+
+impl Queue {
+    /// `local` or `redis`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Redis => "redis",
+        }
+    }
+}
+
 /// The five job types and their wire names (SPEC §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobType {

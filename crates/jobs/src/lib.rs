@@ -47,8 +47,8 @@ pub use duration::{
 };
 pub use effects::json_equal;
 pub use job::{
-    DEFAULT_PRIORITY, Job, JobType, LEAST_URGENT, MOST_URGENT, NewJob, PRIORITY_FACTOR, format_timestamp, ready_score,
-    type_label,
+    DEFAULT_PRIORITY, Job, JobType, LEAST_URGENT, MOST_URGENT, NewJob, PRIORITY_FACTOR, Queue, format_timestamp,
+    ready_score, type_label,
 };
 pub use redis_queue::{Claim, Claimed, Peek, Placement, Reaped, RedisQueue, RedisSizes, RetryDecision};
 pub use request::{
@@ -57,4 +57,4 @@ pub use request::{
     warmup_request,
 };
 pub use stats::{DlqPage, DlqRetryOutcome, Inspection, LocalWorkerStats, QueueSizes, ShutdownReport, WarmingStats};
-pub use system::{EnqueueError, Enqueued, JobSystem, Queue};
+pub use system::{EnqueueError, Enqueued, JobSystem};

@@ -7,10 +7,13 @@
 //! occur, only the `invalid_request` errors are reported (it is checked first).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{Map, Value};
 use taskify_cache::Glob;
 use uuid::Uuid;
+
+/// One failing member: the `errors[]` entry of a problem body, the same type every other
+/// request parser reports.
+pub use taskify_domain::FieldError;
 
 use crate::duration::{DEFAULT_LONG_TTL, DEFAULT_TTL, parse_ttl};
 use crate::job::{DEFAULT_PRIORITY, JobType, NewJob};
@@ -23,21 +26,6 @@ pub const MAX_BATCH_KEYS: usize = 1000;
 pub const RESERVED_PREFIXES: [&str; 5] = ["task:", "tasks_paginated:", "principal:", "user:", "revoked:"];
 /// The message of a key under a reserved prefix.
 pub const RESERVED_PREFIX_MESSAGE: &str = "key uses a reserved prefix";
-
-/// One failing member: the `errors[]` entry of a problem body (`{"field","message"}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// The member, query parameter or array element (`keys[3]`).
-    pub field: String,
-    /// What is wrong, without echoing the value.
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
 
 /// Which 400 code a [`RequestError`] maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use crate::job::type_label;
-use crate::system::Queue;
+use crate::job::{Queue, type_label};
 
 /// `cache_jobs_enqueued_total{type,queue}`.
 pub const JOBS_ENQUEUED: &str = "cache_jobs_enqueued_total";

@@ -1,7 +1,7 @@
 //! Wiring: database, migrations and the admin bootstrap under the migration lock, services,
 //! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 use crate::http::{
     self,
     health::HealthCache,
@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use taskify_authz::PolicyEngine;
 use taskify_cache::Cache;
+use taskify_cache::redact_url;
 use taskify_core::Services;
 use taskify_core::audit::AuditSink;
 use taskify_core::auth::AuthService;
@@ -113,15 +114,26 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let stop_signal = stop.clone();
     let shutting_down = state.shutting_down.clone();
+    let drain_delay = state.config.shutdown_drain_delay;
     tokio::spawn(async move {
         shutdown.await;
+        // `/ready` turns 503 at once, while the instance goes on serving for the drain delay:
+        // load balancers see it and stop sending before the listener closes.
         shutting_down.store(true, Ordering::SeqCst);
+        tracing::info!(?drain_delay, "draining: /ready answers 503, still serving");
+        tokio::time::sleep(drain_delay).await;
+        tracing::info!("no longer accepting connections; finishing the requests in flight");
         stop_signal.cancel();
     });
     let drain = state.config.shutdown_timeout;
-    let read_timeout = state.config.read_timeout;
+    let timeouts = http::listen::Timeouts {
+        read: state.config.read_timeout,
+        write: state.config.write_timeout,
+        idle: state.config.idle_timeout,
+    };
+    let draining = state.shutting_down.clone();
     let app = http::router(state);
-    let mut server = tokio::spawn(http::listen::serve(listener, app, read_timeout, stop.clone()));
+    let mut server = tokio::spawn(http::listen::serve(listener, app, timeouts, draining, stop.clone()));
     tokio::select! {
         result = &mut server => result.context("server task")?,
         () = async { stop.cancelled().await; tokio::time::sleep(drain).await } => {
@@ -177,7 +189,7 @@ fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
         "Taskify starting"
     );
     match &config.redis {
-        Some(redis) => tracing::info!(url = %taskify_cache::redact_url(&redis.url), "Redis enabled"),
+        Some(redis) => tracing::info!(url = %redact_url(&redis.url), "Redis enabled"),
         None => tracing::info!("Redis not configured: L2 cache and distributed job queue are disabled"),
     }
     if config.jwt_secret_generated {

@@ -8,7 +8,7 @@ use crate::http::cors::CorsPolicy;
 use crate::http::rate_limit::{ClassLimit, RateLimits};
 use std::net::IpAddr;
 use std::time::Duration;
-use taskify_cache::{BreakerConfig, CacheConfig, RedisConfig};
+use taskify_cache::{BreakerConfig, CacheConfig, RedisConfig, redact_url};
 use taskify_core::cached::CacheTtls;
 use taskify_core::config::{AdminBootstrap, AllowedReads, AuditConfig, CoreConfig, PasswordConfig, ThrottleConfig};
 use taskify_jobs::JobConfig;
@@ -45,10 +45,15 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub request_timeout: Duration,
-    /// Longest wait for a complete request head (and for the next request on an idle
-    /// keep-alive connection).
+    /// Longest time for a request, head and body, to arrive (from its first byte).
     pub read_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// How long `/ready` answers 503 on SIGTERM while the instance still serves, so load
+    /// balancers take it out of rotation before it stops accepting.
+    pub shutdown_drain_delay: Duration,
+    /// Longest time a response may take to be written to the client.
+    pub write_timeout: Duration,
+    /// Longest wait for the next request on a keep-alive connection.
     pub idle_timeout: Duration,
     pub body_limit_bytes: usize,
     pub instance_id: String,
@@ -88,18 +93,6 @@ impl std::fmt::Debug for Config {
             .field("database", &redact_url(&self.database_url))
             .field("core", &self.core)
             .finish_non_exhaustive()
-    }
-}
-
-/// `scheme://user:***@host/db`: the password of a URL is never shown.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -430,6 +423,8 @@ impl Config {
             request_timeout,
             read_timeout: vars.duration("READ_TIMEOUT", "30s")?,
             shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", "30s")?,
+            shutdown_drain_delay: vars.duration("SHUTDOWN_DRAIN_DELAY", "5s")?,
+            write_timeout: vars.duration("WRITE_TIMEOUT", "30s")?,
             idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,
             instance_id: instance_id.clone(),
@@ -457,7 +452,14 @@ impl Config {
                 max_lifetime: vars.duration("DB_CONN_MAX_LIFETIME", "1h")?,
                 idle_timeout: vars.duration("DB_CONN_MAX_IDLE_TIME", "30m")?,
                 // Independent of REQUEST_TIMEOUT: start-up takes its first connections through it.
-                acquire_timeout: Duration::from_secs(5),
+                // Once the database is known to be down requests are refused at once anyway;
+                // this bounds the wait of those that come before.
+                acquire_timeout: vars.parse(
+                    "DB_ACQUIRE_TIMEOUT",
+                    Duration::from_secs(5),
+                    "a duration above zero such as 500ms or 5s",
+                    |s| parse_duration(s).filter(|d| !d.is_zero()),
+                )?,
                 // The request deadline, but never below 1 s: start-up work (migration checks,
                 // the admin bootstrap) runs on the same pool and must not be cut off.
                 statement_timeout: request_timeout.max(Duration::from_secs(1)),

@@ -46,6 +46,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("http_requests_total", "HTTP requests by method, route template and status."),
     ("http_request_duration_seconds", "HTTP request latency by method and route template."),
     ("http_requests_in_flight", "HTTP requests being served."),
+    ("http_connection_timeouts_total", "Connections closed by READ_TIMEOUT, WRITE_TIMEOUT or IDLE_TIMEOUT, by kind."),
     ("cache_operations_total", "Cache operations by level, operation and result."),
     ("cache_hits_total", "Cache reads answered by L1 or L2."),
     ("cache_misses_total", "Cache reads that found nothing."),
@@ -74,7 +75,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("authz_evaluation_duration_seconds", "Policy evaluation time per decision."),
     ("audit_queue_depth", "Audit rows waiting to be written."),
     ("audit_rows_written_total", "Audit rows written."),
-    ("audit_write_errors_total", "Failed audit batch writes (retried)."),
+    ("audit_write_errors_total", "Failed audit writes: retried, or refused and isolated."),
+    ("audit_rows_sanitized_total", "Audit rows the database refused, stored sanitised (context.sanitized)."),
     ("auth_logins_total", "Logins by result."),
     ("auth_token_refresh_total", "Refresh-token rotations by result."),
     ("auth_logouts_total", "Logouts."),
@@ -100,10 +102,60 @@ fn describe_metrics() {
     for kind in ["connection", "query", "constraint"] {
         metrics::counter!("db_errors_total", "kind" => kind).absolute(0);
     }
-    metrics::counter!("audit_write_errors_total").absolute(0);
-    metrics::counter!("audit_rows_written_total").absolute(0);
+    taskify_core::audit::register_metrics();
     taskify_jobs::telemetry::register();
     taskify_cache::telemetry::register_breaker("redis");
+    register_event_metrics();
+}
+
+/// Zero-valued series of the metrics that are otherwise created by their first event, so the
+/// first scrape names every metric (an alert on `rate(x[5m])` needs the series to exist) and a
+/// dashboard shows 0 rather than "no data". `increment(0)` and a histogram handle register a
+/// series without changing a value an event may already have recorded.
+fn register_event_metrics() {
+    use metrics::{counter, gauge, histogram};
+    for result in ["success", "invalid_credentials", "disabled", "locked"] {
+        counter!("auth_logins_total", "result" => result).increment(0);
+    }
+    for result in ["success", "invalid", "disabled", "reuse_detected"] {
+        counter!("auth_token_refresh_total", "result" => result).increment(0);
+    }
+    for kind in ["account", "ip"] {
+        counter!("auth_lockouts_total", "kind" => kind).increment(0);
+    }
+    counter!("auth_logouts_total").increment(0);
+    for decision in ["allowed", "denied"] {
+        counter!("authz_decisions_total", "action" => "task:read", "decision" => decision).increment(0);
+    }
+    let _ = histogram!("authz_evaluation_duration_seconds");
+    for name in ["cache_hits_total", "cache_misses_total"] {
+        counter!(name).increment(0);
+    }
+    for name in ["cache_invalidations_published_total", "cache_invalidations_received_total"] {
+        counter!(name).increment(0);
+    }
+    for level in ["l1", "l2"] {
+        for (op, result) in [("get", "hit"), ("get", "miss"), ("set", "ok"), ("delete", "ok")] {
+            counter!("cache_operations_total", "level" => level, "op" => op, "result" => result).increment(0);
+        }
+    }
+    gauge!("cache_l1_entries").increment(0.0);
+    gauge!("redis_up").increment(0.0);
+    for kind in taskify_jobs::JobType::ALL.map(taskify_jobs::JobType::as_str) {
+        for queue in [taskify_jobs::Queue::Local, taskify_jobs::Queue::Redis] {
+            counter!("cache_jobs_enqueued_total", "type" => kind, "queue" => queue.as_str()).increment(0);
+            counter!("cache_jobs_processed_total", "type" => kind, "queue" => queue.as_str()).increment(0);
+        }
+        let _ = histogram!("cache_job_duration_seconds", "type" => kind);
+    }
+    for kind in ["read", "write", "idle"] {
+        counter!("http_connection_timeouts_total", "kind" => kind).increment(0);
+    }
+    for class in ["auth", "refresh", "api"] {
+        for decision in ["allowed", "limited"] {
+            counter!("rate_limit_decisions_total", "class" => class, "decision" => decision).increment(0);
+        }
+    }
 }
 
 /// Metric descriptions, zero counters, and the gauges that exist from the start: build info,
@@ -125,7 +177,7 @@ pub fn init_logging(config: &Config) {
     let filter = crate::config_values::log_filter(&config.log_level).unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
     if let Err(e) = result {

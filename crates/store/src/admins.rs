@@ -1,6 +1,8 @@
 //! The last-admin rule (SPEC §1.5): no write may leave the system without an active admin.
 //!
-//! An *active admin* is a non-deleted, active user with an active `admin` assignment. The check
+//! An *active admin* is a non-deleted, active user with an active `admin` assignment. Only a
+//! permanent assignment (no `expires_at`) counts as the admin that lets another one go: a
+//! time-limited grant lapses on its own, and the system would then be left without one. The check
 //! and the write must be atomic, or two admins deactivating each other at once would both pass.
 //! PostgreSQL: every guarded transaction first takes one transaction-scoped advisory lock, so
 //! they run one after another (each later statement sees the earlier commits, READ COMMITTED).
@@ -15,23 +17,28 @@ use uuid::Uuid;
 /// Key of the advisory lock that serialises last-admin checks ("admins" in ASCII).
 const ADMIN_LOCK_KEY: i64 = 0x0000_6164_6d69_6e73;
 
-/// Active admins, split into the target user and everybody else.
+/// Whether the target user is an active admin (through any active grant), and how many other
+/// users are active admins through a permanent grant.
 const ADMIN_COUNTS: &str = "SELECT \
-       COALESCE(SUM(CASE WHEN u.id = $1 THEN 1 ELSE 0 END), 0) AS target, \
-       COALESCE(SUM(CASE WHEN u.id = $1 THEN 0 ELSE 1 END), 0) AS others \
-     FROM users u \
-     WHERE u.deleted_at IS NULL AND u.is_active \
-       AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                   WHERE ur.user_id = u.id AND r.name = 'admin' AND ur.revoked_at IS NULL \
-                     AND (ur.expires_at IS NULL OR ur.expires_at > $2))";
+       (SELECT COUNT(*) FROM users u \
+        WHERE u.id = $1 AND u.deleted_at IS NULL AND u.is_active \
+          AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                      WHERE ur.user_id = u.id AND r.name = 'admin' AND ur.revoked_at IS NULL \
+                        AND (ur.expires_at IS NULL OR ur.expires_at > $2))) AS target, \
+       (SELECT COUNT(*) FROM users u \
+        WHERE u.id <> $1 AND u.deleted_at IS NULL AND u.is_active \
+          AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                      WHERE ur.user_id = u.id AND r.name = 'admin' AND ur.revoked_at IS NULL \
+                        AND ur.expires_at IS NULL)) AS others";
 
 /// Last-admin checks on an open write transaction.
 pub(crate) trait AdminGuard {
     /// Serialises guarded transactions. Call first thing in the transaction.
     async fn lock_admin_set(&mut self) -> StoreResult<()>;
 
-    /// True when `user_id` is an active admin and nobody else is, so that removing their
-    /// admin status (deactivation, deletion, revoking `admin`) would leave no active admin.
+    /// True when `user_id` is an active admin and nobody else is one through a permanent grant,
+    /// so that removing their admin status (deactivation, deletion, revoking `admin`) would
+    /// leave no active admin, at once or when the remaining time-limited grants lapse.
     async fn is_last_active_admin(&mut self, user_id: Uuid, now: Timestamp) -> StoreResult<bool>;
 }
 

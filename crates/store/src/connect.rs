@@ -1,10 +1,12 @@
 //! Pool creation for both backends from the `DATABASE_URL` scheme.
 
+use crate::availability::Availability;
 use crate::error::{connect_err, db_err};
 use crate::{Store, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database serves this instance.
@@ -45,8 +47,15 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// The pool of the current backend, with what the store knows about the database's availability.
 #[derive(Clone)]
-pub(crate) enum Db {
+pub(crate) struct Db {
+    pub(crate) pool: Pool,
+    pub(crate) availability: Arc<Availability>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
     Postgres(sqlx::PgPool),
     Sqlite(sqlx::SqlitePool),
 }
@@ -59,23 +68,23 @@ impl Store {
     /// Connects to `postgres://…` or `sqlite://…` (a SQLite file is created with its parent
     /// directory when missing; WAL, foreign keys, busy timeout ≥ 5 s).
     pub async fn connect(url: &str, config: &PoolConfig) -> StoreResult<Self> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Db::Postgres(connect_postgres(url, config).await?)
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(connect_postgres(url, config).await?)
         } else if url.starts_with("sqlite:") {
-            Db::Sqlite(connect_sqlite(url, config).await?)
+            Pool::Sqlite(connect_sqlite(url, config).await?)
         } else {
             return Err(StoreError::Query(sqlx::Error::Configuration(
                 "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
             )));
         };
-        Ok(Self { db })
+        Ok(Self { db: Db { pool, availability: Availability::new(config.acquire_timeout) } })
     }
 
     /// The backend chosen from the URL at [`Store::connect`].
     pub fn backend(&self) -> Backend {
-        match self.db {
-            Db::Postgres(_) => Backend::Postgres,
-            Db::Sqlite(_) => Backend::Sqlite,
+        match self.db.pool {
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
         }
     }
 
@@ -93,16 +102,26 @@ impl Store {
     /// Current pool occupancy (open and idle connections, configured maximum) for metrics.
     pub fn pool_stats(&self) -> PoolStats {
         // Not through `on_db!`: reading pool counters is not a database operation.
-        let (size, idle, max) = match &self.db {
-            Db::Postgres(pool) => (pool.size(), pool.num_idle(), pool.options().get_max_connections()),
-            Db::Sqlite(pool) => (pool.size(), pool.num_idle(), pool.options().get_max_connections()),
+        let (size, idle, max) = match &self.db.pool {
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle(), pool.options().get_max_connections()),
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle(), pool.options().get_max_connections()),
         };
         PoolStats { size, idle: u32::try_from(idle).unwrap_or(u32::MAX), max }
     }
 
+    /// True while the database is known to be down: store operations are refused at once (503)
+    /// and a background probe watches for its return.
+    pub fn is_unavailable(&self) -> bool {
+        self.db.availability.is_down()
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        on_db!(&self.db, |pool, _d| pool.close().await)
+        // Not through `on_db!`: closing must work while the database is down.
+        match &self.db.pool {
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
     }
 }
 

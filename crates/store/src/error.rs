@@ -76,6 +76,27 @@ fn is_connection_failure(db: &dyn DatabaseError) -> bool {
     }
 }
 
+/// The database's own words for an error, for logs: `SQLSTATE <code>: <message>` for an error
+/// the database reported (the code is SQLite's extended result code there), the driver's text
+/// otherwise. PostgreSQL's DETAIL, where it quotes the values of a violated key, is left out.
+pub(crate) fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("SQLSTATE {code}: {}", db.message()),
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// The code of an error the database reported.
+pub(crate) fn sqlstate(err: &sqlx::Error) -> Option<String> {
+    match err {
+        sqlx::Error::Database(db) => db.code().map(std::borrow::Cow::into_owned),
+        _ => None,
+    }
+}
+
 /// A stored value that does not decode into its domain type.
 pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())

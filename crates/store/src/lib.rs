@@ -17,24 +17,28 @@ mod macros;
 mod admins;
 mod attributes;
 mod audit;
+mod availability;
 mod connect;
 mod dialect;
 mod error;
 mod idempotency;
 mod migrate;
 mod params;
+mod principals;
 mod revocation;
 mod roles;
 mod rows;
 mod tasks;
 mod tokens;
 mod types;
+mod user_admin;
 mod users;
 
 use chrono::Duration;
 use taskify_domain::{Attribute, AttributeValue, RoleAssignment, Task, Timestamp};
 use uuid::Uuid;
 
+pub use availability::RETRY_AFTER_SECS as UNAVAILABLE_RETRY_AFTER_SECS;
 pub use connect::{Backend, PoolConfig, PoolStats};
 pub use migrate::MigrationLock;
 
@@ -60,13 +64,13 @@ pub enum StoreError {
     #[error("duplicate {0:?}")]
     Conflict(UniqueViolation),
     /// The database cannot be reached (connect error, pool timeout, I/O).
-    #[error("database unavailable")]
+    #[error("database unavailable: {}", error::describe(.0))]
     Unavailable(#[source] sqlx::Error),
     /// The statement ran past `statement_timeout` (PostgreSQL): the request took too long.
-    #[error("database statement timed out")]
+    #[error("database statement timed out: {}", error::describe(.0))]
     Timeout(#[source] sqlx::Error),
-    /// Any other database error.
-    #[error("database query failed")]
+    /// Any other database error, for instance a value the database refuses.
+    #[error("database query failed: {}", error::describe(.0))]
     Query(#[source] sqlx::Error),
     /// A stored value could not be decoded into a domain type.
     #[error("stored data is invalid: {0}")]
@@ -85,6 +89,23 @@ pub enum UniqueViolation {
     Email,
     Username,
     Other,
+}
+
+impl StoreError {
+    /// The SQLSTATE (PostgreSQL) or extended result code (SQLite) the database reported, if any.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            Self::Unavailable(e) | Self::Timeout(e) | Self::Query(e) => error::sqlstate(e),
+            _ => None,
+        }
+    }
+
+    /// True when trying the same statement again later may succeed: the database could not be
+    /// reached, or it was too busy to finish in time. Anything else is about the statement or
+    /// its values, and repeating it would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Timeout(_))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -243,6 +264,10 @@ pub struct RefreshToken {
     /// Lowercase hex SHA-256 of the token string.
     pub token_hash: String,
     pub access_jti: Option<Uuid>,
+    /// The `exp` of the access token issued with this row. Revocations use it rather than the
+    /// current `ACCESS_TOKEN_TTL`, which may have been lowered since. `None` (rows written
+    /// without it) falls back to `issued_at` plus the current TTL.
+    pub access_expires_at: Option<Timestamp>,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
@@ -250,6 +275,19 @@ pub struct RefreshToken {
     pub revoke_reason: Option<String>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// Result of [`Store::rotate_refresh_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The child is stored and the parent is marked used (or was already, within the grace
+    /// window: the child is then a sibling of the earlier one).
+    Rotated,
+    /// The parent is gone, revoked or expired, or its family is revoked: nothing was written.
+    Invalid,
+    /// The parent was rotated longer ago than the grace window: a reuse. Nothing was written;
+    /// the caller audits it, then revokes the family.
+    Reused,
 }
 
 /// Counts of what housekeeping removed.

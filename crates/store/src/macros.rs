@@ -6,16 +6,23 @@
 //! database (no `AnyPool`, which cannot decode UUIDs, timestamps or JSON), yet written once.
 
 /// Runs `$body` with `$pool` bound to the concrete pool of the current backend.
+///
+/// While the database is known to be down the enclosing function returns
+/// `Err(StoreError::Unavailable)` at once, without touching the pool; every admitted operation
+/// is watched so that an outage becomes known (see [`crate::availability`]).
 macro_rules! on_db {
     ($db:expr, |$pool:ident, $dialect:ident| $body:expr) => {{
+        let db: &$crate::connect::Db = $db;
+        db.availability.admit()?;
         $crate::OPERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match $db {
-            $crate::connect::Db::Postgres($pool) => {
+        let _watch = $crate::availability::OperationWatch::new(&db.availability, &db.pool);
+        match &db.pool {
+            $crate::connect::Pool::Postgres($pool) => {
                 #[allow(unused_variables)]
                 let $dialect = $crate::dialect::Dialect::Postgres;
                 $body
             }
-            $crate::connect::Db::Sqlite($pool) => {
+            $crate::connect::Pool::Sqlite($pool) => {
                 #[allow(unused_variables)]
                 let $dialect = $crate::dialect::Dialect::Sqlite;
                 $body

@@ -1,6 +1,6 @@
 //! Embedded migrations (one set per backend) and the migration lock that serialises instances.
 
-use crate::connect::Db;
+use crate::connect::Pool;
 use crate::error::{connect_err, db_err, is_unavailable};
 use crate::types::{DbTime, DbUuid};
 use crate::{Store, StoreError, StoreResult};
@@ -104,8 +104,8 @@ async fn delete_sqlite_lock_row(pool: &sqlx::SqlitePool, holder: Uuid) -> StoreR
 impl Store {
     /// Waits for and takes the migration lock.
     pub async fn migration_lock(&self) -> StoreResult<MigrationLock> {
-        let held = match &self.db {
-            Db::Postgres(pool) => {
+        let held = match &self.db.pool {
+            Pool::Postgres(pool) => {
                 let mut conn = dedicated_pg_connection(pool).await?;
                 // Blocks until the current holder releases it.
                 sqlx::query("SELECT pg_advisory_lock($1)")
@@ -115,7 +115,7 @@ impl Store {
                     .map_err(db_err)?;
                 Held::Postgres(conn)
             }
-            Db::Sqlite(pool) => {
+            Pool::Sqlite(pool) => {
                 let holder = Uuid::new_v4();
                 acquire_sqlite_lock_row(pool, holder).await?;
                 let heartbeat = tokio::spawn(sqlite_heartbeat(pool.clone(), holder));
@@ -131,8 +131,8 @@ impl Store {
         if self.unknown_applied_versions().await? {
             return Err(StoreError::SchemaTooNew);
         }
-        match &self.db {
-            Db::Postgres(pool) => {
+        match &self.db.pool {
+            Pool::Postgres(pool) => {
                 // A one-connection pool of its own, without the request statement_timeout: a
                 // migration may legitimately run longer than one request. (A pool rather than a
                 // bare connection, because `Migrator::run(&mut PgConnection)` is not `Send`.)
@@ -151,7 +151,7 @@ impl Store {
                 migration_pool.close().await;
                 result.map_err(migrate_err)
             }
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await.map_err(migrate_err),
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await.map_err(migrate_err),
         }
     }
 
@@ -162,9 +162,9 @@ impl Store {
     }
 
     fn migrator(&self) -> &'static Migrator {
-        match self.db {
-            Db::Postgres(_) => &POSTGRES_MIGRATIONS,
-            Db::Sqlite(_) => &SQLITE_MIGRATIONS,
+        match self.db.pool {
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
         }
     }
 

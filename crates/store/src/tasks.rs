@@ -260,20 +260,25 @@ fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d
                 let clearance_ph = params.push(Param::Int(*clearance));
                 let number = d.attribute_number("ra");
                 let trunc = d.trunc("rc.n");
+                // Own tasks, or tasks of a live member of the department that do not require
+                // more clearance than the caller has. The owners are chosen first, through the
+                // department index, so the planner walks only their tasks (an OR over the join
+                // would make it scan every task); the clearance check then spares own tasks.
                 clauses.push(format!(
-                    "(t.user_id = {me} OR (\
-                        u.deleted_at IS NULL \
-                        AND u.department IS NOT NULL \
-                        AND {owner_department} = {dept} \
-                        AND NOT EXISTS (\
+                    "t.user_id IN (\
+                        SELECT {me} UNION ALL \
+                        SELECT x.id FROM users x \
+                        WHERE x.deleted_at IS NULL AND x.department IS NOT NULL \
+                          AND {member_department} = {dept}) \
+                     AND (t.user_id = {me} OR NOT EXISTS (\
                             SELECT 1 FROM (\
                                 SELECT {number} AS n FROM resource_attributes ra \
                                 WHERE ra.resource_type = 'task' AND ra.resource_id = t.id \
                                   AND ra.key = '{REQUIRED_CLEARANCE}' \
                                   AND (ra.expires_at IS NULL OR ra.expires_at > {now_ph})\
                             ) rc \
-                            WHERE rc.n > {clearance_ph} AND rc.n = {trunc} AND abs(rc.n) < 9e15)))",
-                    owner_department = d.fold("trim(u.department)"),
+                            WHERE rc.n > {clearance_ph} AND rc.n = {trunc} AND abs(rc.n) < 9e15))",
+                    member_department = d.fold("trim(x.department)"),
                 ));
             }
         }

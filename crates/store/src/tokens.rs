@@ -1,5 +1,7 @@
 //! Refresh tokens (rotation, families) and revoked access tokens.
 
+mod rotation;
+
 use crate::error::db_err;
 use crate::revocation::{INSERT_REVOKED_ACCESS, Revocation, RevokeScope};
 use crate::types::{DbTime, DbUuid, opt_time, opt_uuid};
@@ -15,6 +17,7 @@ struct RefreshTokenRow {
     parent_id: Option<DbUuid>,
     token_hash: String,
     access_jti: Option<DbUuid>,
+    access_expires_at: Option<DbTime>,
     issued_at: DbTime,
     expires_at: DbTime,
     used_at: Option<DbTime>,
@@ -33,6 +36,7 @@ impl From<RefreshTokenRow> for RefreshToken {
             parent_id: opt_uuid(r.parent_id),
             token_hash: r.token_hash,
             access_jti: opt_uuid(r.access_jti),
+            access_expires_at: opt_time(r.access_expires_at),
             issued_at: r.issued_at.0,
             expires_at: r.expires_at.0,
             used_at: opt_time(r.used_at),
@@ -52,8 +56,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO refresh_tokens (id, user_id, family_id, parent_id, token_hash, \
                      access_jti, issued_at, expires_at, used_at, revoked_at, revoke_reason, \
-                     ip_address, user_agent) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     ip_address, user_agent, access_expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(DbUuid(token.id))
             .bind(DbUuid(token.user_id))
@@ -68,6 +72,7 @@ impl Store {
             .bind(&token.revoke_reason)
             .bind(&token.ip_address)
             .bind(&token.user_agent)
+            .bind(token.access_expires_at.map(DbTime))
             .execute(pool)
             .await
             .map_err(db_err)?;
@@ -80,8 +85,8 @@ impl Store {
     pub async fn find_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
         let row: Option<RefreshTokenRow> = on_db!(&self.db, |pool, _d| {
             sqlx::query_as(
-                "SELECT id, user_id, family_id, parent_id, token_hash, access_jti, issued_at, \
-                     expires_at, used_at, revoked_at, revoke_reason, ip_address, user_agent \
+                "SELECT id, user_id, family_id, parent_id, token_hash, access_jti, access_expires_at, \
+                     issued_at, expires_at, used_at, revoked_at, revoke_reason, ip_address, user_agent \
                  FROM refresh_tokens WHERE token_hash = $1",
             )
             .bind(token_hash)
@@ -92,23 +97,11 @@ impl Store {
         Ok(row.map(RefreshToken::from))
     }
 
-    /// Sets `used_at = now` only when it is NULL; false when another request got there first.
-    pub async fn mark_refresh_token_used(&self, id: Uuid, now: Timestamp) -> StoreResult<bool> {
-        let updated = on_db!(&self.db, |pool, _d| {
-            sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
-                .bind(DbUuid(id))
-                .bind(DbTime(now))
-                .execute(pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected()
-        });
-        Ok(updated == 1)
-    }
-
     /// Revokes every unrevoked token of the family with `reason`, and inserts into
-    /// `revoked_access_tokens` the access jti of every row of the family whose access token
-    /// (issued_at + `access_ttl`) has not expired. Returns those jtis.
+    /// `revoked_access_tokens` the access jti of every row of the family whose access token has
+    /// not expired (its stored expiry; `access_ttl` only for rows without one). Returns those
+    /// jtis. Serialised with rotations of the same user, so no child can appear in the family
+    /// once this commits.
     pub async fn revoke_refresh_family(
         &self,
         family_id: Uuid,

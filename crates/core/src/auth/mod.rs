@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+mod session;
 pub mod throttle;
 
 use crate::access::Access;
@@ -18,7 +19,7 @@ use password::{PasswordHasherPool, Verified};
 use serde::Serialize;
 use std::sync::Arc;
 use taskify_domain::{AttributeValue, Decision, Principal, Timestamp, User, time};
-use taskify_store::{NewAttribute, NewUser, RefreshToken, RevokedJti, Store, StoreError, UniqueViolation};
+use taskify_store::{NewAttribute, NewUser, Store, StoreError, UniqueViolation};
 use throttle::LoginThrottle;
 use uuid::Uuid;
 
@@ -194,6 +195,10 @@ impl AuthService {
     }
 
     /// `POST /auth/login` (SPEC §1.2, §4.4).
+    ///
+    /// Every outcome is audited before it has any effect (failure counted, hash upgraded,
+    /// `last_login_at` set, session stored): when the audit buffer is full the answer is 503
+    /// and nothing has changed.
     pub async fn login(&self, mut body: JsonInput, ctx: &RequestContext) -> CoreResult<LoginOutcome> {
         let email = body.string("email").into_option();
         let password = body.string("password").into_option();
@@ -207,10 +212,7 @@ impl AuthService {
         if let Err(retry_after_secs) = self.throttle.check(&email, &ip).await {
             metrics::counter!("auth_logins_total", "result" => "locked").increment(1);
             self.audit_login(None, Decision::Denied, "locked", ctx).await?;
-            return Err(CoreError::RateLimited {
-                retry_after_secs: retry_after_secs.max(1),
-                message: "Too many failed login attempts, try again later",
-            });
+            return Err(locked(retry_after_secs));
         }
 
         let credentials = self.store.credentials_by_email(&email).await?.filter(|c| !c.deleted);
@@ -223,22 +225,26 @@ impl AuthService {
         };
         let user_id = credentials.as_ref().map(|c| c.user_id);
         let Some(credentials) = credentials.filter(|_| verified != Verified::Wrong) else {
+            self.audit_login(user_id, Decision::Denied, "invalid_credentials", ctx).await?;
             if let Some(kind) = self.throttle.record_failure(&email, &ip).await {
                 metrics::counter!("auth_lockouts_total", "kind" => kind.as_str()).increment(1);
             }
             metrics::counter!("auth_logins_total", "result" => "invalid_credentials").increment(1);
-            self.audit_login(user_id, Decision::Denied, "invalid_credentials", ctx).await?;
             return Err(CoreError::Unauthenticated(AuthFailure::InvalidCredentials));
         };
         if !credentials.is_active {
-            metrics::counter!("auth_logins_total", "result" => "disabled").increment(1);
             self.audit_login(user_id, Decision::Denied, "account_disabled", ctx).await?;
+            metrics::counter!("auth_logins_total", "result" => "disabled").increment(1);
             return Err(CoreError::AccountDisabled);
         }
+        self.audit_login(user_id, Decision::Allowed, "login succeeded", ctx).await?;
         self.throttle.record_success(&email, &ip).await;
         if verified == Verified::CorrectNeedsRehash {
             let hash = self.passwords.hash(&password).await?;
-            self.store.set_password_hash(credentials.user_id, &hash).await?;
+            // Conditional on the hash just verified: a password changed in the meantime stays.
+            if !self.store.set_password_hash(credentials.user_id, &credentials.password_hash, &hash).await? {
+                tracing::debug!(user_id = %credentials.user_id, "password changed during login; rehash skipped");
+            }
         }
         let now = time::now();
         self.store.record_login(credentials.user_id, now).await?;
@@ -249,9 +255,8 @@ impl AuthService {
             .get_user(credentials.user_id, now, false)
             .await?
             .ok_or(CoreError::Unauthenticated(AuthFailure::InvalidCredentials))?;
-        let tokens = self.issue_session(&principal, None, ctx).await?;
+        let tokens = self.start_session(&principal, ctx).await?;
         metrics::counter!("auth_logins_total", "result" => "success").increment(1);
-        self.audit_login(user_id, Decision::Allowed, "login succeeded", ctx).await?;
         Ok(LoginOutcome { tokens, user, permissions: principal.permission_names() })
     }
 
@@ -262,151 +267,19 @@ impl AuthService {
         reason: &str,
         ctx: &RequestContext,
     ) -> CoreResult<()> {
-        let entry = self.access.entry(user_id, "auth:login", None, decision, reason.into(), Vec::new(), ctx, None);
-        self.access.audit().record(entry).await
+        self.audit_event(user_id, "auth:login", decision, reason, ctx).await
     }
 
-    /// Issues an access token and a refresh token. `family` is `(family_id, parent_id)` on
-    /// rotation; a login starts a new family.
-    async fn issue_session(
+    /// Buffers a security event (not an authorization decision) for the audit log.
+    async fn audit_event(
         &self,
-        principal: &Principal,
-        family: Option<(Uuid, Uuid)>,
+        user_id: Option<Uuid>,
+        action: &str,
+        decision: Decision,
+        reason: &str,
         ctx: &RequestContext,
-    ) -> CoreResult<TokenPair> {
-        let now = time::now();
-        let access = self
-            .jwt
-            .issue(principal.user_id, &principal.role_names(), &principal.permission_names(), now.timestamp())
-            .map_err(|e| CoreError::internal("sign access token", e))?;
-        let refresh_token = refresh::generate();
-        let id = Uuid::now_v7();
-        let (family_id, parent_id) = family.map_or((id, None), |(f, p)| (f, Some(p)));
-        let refresh_ttl = chrono_duration(self.config.refresh_token_ttl);
-        self.store
-            .insert_refresh_token(&RefreshToken {
-                id,
-                user_id: principal.user_id,
-                family_id,
-                parent_id,
-                token_hash: refresh::fingerprint(&refresh_token),
-                access_jti: Some(access.jti),
-                issued_at: now,
-                expires_at: now + refresh_ttl,
-                used_at: None,
-                revoked_at: None,
-                revoke_reason: None,
-                ip_address: ctx.client_ip.clone(),
-                user_agent: ctx.user_agent_truncated(),
-            })
-            .await?;
-        Ok(TokenPair {
-            access_token: access.token,
-            refresh_token,
-            token_type: "Bearer",
-            expires_in: self.jwt.ttl_secs(),
-            refresh_expires_in: refresh_ttl.num_seconds(),
-        })
-    }
-
-    /// Reads the `refresh_token` member (required string, 1–512 characters).
-    pub fn refresh_token_member(mut body: JsonInput) -> CoreResult<String> {
-        let token = body.string("refresh_token");
-        body.finish()?;
-        match token {
-            Field::Value(t) if (1..=512).contains(&t.chars().count()) => Ok(t),
-            Field::Value(_) => Err(CoreError::field("refresh_token", "must be between 1 and 512 characters")),
-            _ => Err(CoreError::field("refresh_token", "is required")),
-        }
-    }
-
-    /// `POST /auth/refresh` (SPEC §4.2): rotation with a grace window and reuse detection.
-    pub async fn refresh(&self, token: &str, ctx: &RequestContext) -> CoreResult<TokenPair> {
-        let invalid = || {
-            metrics::counter!("auth_token_refresh_total", "result" => "invalid").increment(1);
-            CoreError::Unauthenticated(AuthFailure::InvalidRefreshToken)
-        };
-        let hash = refresh::fingerprint(token);
-        let now = time::now();
-        let Some(mut row) = self.store.find_refresh_token(&hash).await? else {
-            return Err(invalid());
-        };
-        if row.revoked_at.is_some() || row.expires_at <= now {
-            return Err(invalid());
-        }
-        if let Some(used_at) = row.used_at
-            && !self.within_grace(used_at, now)
-        {
-            return Err(self.reuse_detected(&row, now, ctx).await?);
-        }
-        let principal = match self.store.load_principal(row.user_id, now).await? {
-            Some(p) if !p.deleted => p,
-            _ => return Err(invalid()),
-        };
-        if !principal.active {
-            metrics::counter!("auth_token_refresh_total", "result" => "disabled").increment(1);
-            return Err(CoreError::AccountDisabled);
-        }
-        if row.used_at.is_none() && !self.store.mark_refresh_token_used(row.id, now).await? {
-            // Another request rotated it first: judge it like a reuse, within or past the grace.
-            row = self.store.find_refresh_token(&hash).await?.ok_or_else(invalid)?;
-            match row.used_at {
-                Some(used_at) if row.revoked_at.is_none() && self.within_grace(used_at, now) => {}
-                _ => return Err(self.reuse_detected(&row, now, ctx).await?),
-            }
-        }
-        let tokens = self.issue_session(&principal, Some((row.family_id, row.id)), ctx).await?;
-        metrics::counter!("auth_token_refresh_total", "result" => "success").increment(1);
-        Ok(tokens)
-    }
-
-    fn within_grace(&self, used_at: Timestamp, now: Timestamp) -> bool {
-        let grace = chrono_duration(self.config.refresh_reuse_grace);
-        !grace.is_zero() && now - used_at < grace
-    }
-
-    /// Revokes the whole family and its live access tokens, audits the reuse, and returns the
-    /// error to answer with.
-    async fn reuse_detected(&self, row: &RefreshToken, now: Timestamp, ctx: &RequestContext) -> CoreResult<CoreError> {
-        let access_ttl = chrono_duration(self.config.access_token_ttl);
-        let revoked = self.store.revoke_refresh_family(row.family_id, "reuse_detected", now, access_ttl).await?;
-        self.caching.revoked(&revoked).await;
-        metrics::counter!("auth_token_refresh_total", "result" => "reuse_detected").increment(1);
-        let entry = self.access.entry(
-            Some(row.user_id),
-            "auth:refresh_reuse",
-            None,
-            Decision::Denied,
-            "refresh token reuse detected".into(),
-            Vec::new(),
-            ctx,
-            None,
-        );
-        self.access.audit().record(entry).await?;
-        Ok(CoreError::Unauthenticated(AuthFailure::InvalidRefreshToken))
-    }
-
-    /// `POST /auth/logout`: revokes the presented family and, when a valid access token is
-    /// presented too, its jti. Always succeeds once the body is valid.
-    pub async fn logout(&self, token: &str, authorization: Option<&str>, ctx: &RequestContext) -> CoreResult<()> {
-        let now = time::now();
-        let access_ttl = chrono_duration(self.config.access_token_ttl);
-        let mut user_id = None;
-        if let Some(row) = self.store.find_refresh_token(&refresh::fingerprint(token)).await? {
-            let revoked = self.store.revoke_refresh_family(row.family_id, "logout", now, access_ttl).await?;
-            self.caching.revoked(&revoked).await;
-            user_id = Some(row.user_id);
-        }
-        if let Some(claims) = bearer_token(authorization).ok().and_then(|t| self.jwt.verify(t, now.timestamp()).ok()) {
-            let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-            let revoked = RevokedJti { jti: claims.jti, user_id: claims.user_id, expires_at };
-            self.store.revoke_access_token(&revoked, now).await?;
-            self.caching.revoked(&[revoked]).await;
-            user_id.get_or_insert(claims.user_id);
-        }
-        metrics::counter!("auth_logouts_total").increment(1);
-        let entry =
-            self.access.entry(user_id, "auth:logout", None, Decision::Allowed, "logout".into(), Vec::new(), ctx, None);
+    ) -> CoreResult<()> {
+        let entry = self.access.entry(user_id, action, None, decision, reason.into(), Vec::new(), ctx, None);
         self.access.audit().record(entry).await
     }
 
@@ -440,9 +313,14 @@ impl AuthService {
         self.store.load_principal(user_id, now).await?.ok_or(CoreError::Unauthenticated(AuthFailure::InvalidToken))
     }
 
-    /// Password change of `PUT /users/profile` (SPEC §1.4): checks the current password (a
-    /// failure counts towards the lockout), stores the new hash, revokes every session, and
-    /// returns a new token pair so the calling session continues.
+    /// Password change of `PUT /users/profile`: checks the current password, stores
+    /// the new hash, revokes every session, and returns a new token pair so the calling session
+    /// continues.
+    ///
+    /// The check is a password guess like a login, so it sits behind the same throttles: a
+    /// locked pair, account or IP answers 429 as login does (without verifying), and a wrong
+    /// password counts towards the lockouts. Both are audited (`auth:password_change`, denied)
+    /// before they count.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -451,9 +329,15 @@ impl AuthService {
         new: &str,
         ctx: &RequestContext,
     ) -> CoreResult<TokenPair> {
+        let user_id = Some(principal.user_id);
+        let ip = ctx.client_ip.clone().unwrap_or_default();
+        if let Err(retry_after_secs) = self.throttle.check(email, &ip).await {
+            self.audit_event(user_id, "auth:password_change", Decision::Denied, "locked", ctx).await?;
+            return Err(locked(retry_after_secs));
+        }
         let stored = self.store.password_hash(principal.user_id).await?.ok_or(CoreError::NotFound("User not found"))?;
         if self.passwords.verify(current, &stored).await? == Verified::Wrong {
-            let ip = ctx.client_ip.clone().unwrap_or_default();
+            self.audit_event(user_id, "auth:password_change", Decision::Denied, "invalid_credentials", ctx).await?;
             if let Some(kind) = self.throttle.record_failure(email, &ip).await {
                 metrics::counter!("auth_lockouts_total", "kind" => kind.as_str()).increment(1);
             }
@@ -466,7 +350,15 @@ impl AuthService {
         self.caching.revoked(&revoked).await;
         self.caching.principal_changed(principal.user_id, false).await;
         let fresh = self.load_principal(principal.user_id, now).await?;
-        self.issue_session(&fresh, None, ctx).await
+        self.start_session(&fresh, ctx).await
+    }
+}
+
+/// The answer to a request whose login throttle is locked (login and password checks alike).
+fn locked(retry_after_secs: u64) -> CoreError {
+    CoreError::RateLimited {
+        retry_after_secs: retry_after_secs.max(1),
+        message: "Too many failed login attempts, try again later",
     }
 }
 

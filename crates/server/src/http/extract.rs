@@ -113,6 +113,7 @@ impl<P: Permission> FromRequestParts<AppState> for Caller<P> {
         let principal = state.services.auth.authenticate(authorization).await?;
         if let Some(slot) = parts.extensions.get::<UserSlot>() {
             let _ = slot.0.set(principal.user_id);
+            tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
         }
         let ctx = request_context(parts);
         state.services.access.precheck(&principal, P::ACTION, &ctx).await?;

@@ -133,6 +133,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let timestamp = format_secs(&now());
     let reason = if state.shutting_down.load(Ordering::Relaxed) {
         Some("shutting down")
+    } else if state.services.store.is_unavailable() {
+        // Known down (the store's probe is watching for its return): no need to wait for the
+        // next check, and no stale "ready" from the last one.
+        Some("database not ready")
     } else {
         let checked = state.health.get(&state.services.store, state.services.caching.cache()).await;
         if !checked.database_up {

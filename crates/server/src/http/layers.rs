@@ -8,11 +8,12 @@ use super::request_id::RequestId;
 use super::state::AppState;
 use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Security headers with their exact values (SPEC §7.3), on every response.
 const SECURITY_HEADERS: [(&str, &str); 6] = [
@@ -38,23 +39,35 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     request.extensions_mut().insert(slot.clone());
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
     let method = request.method().to_string();
+    let method_label = method_label(request.method());
     let path = request.uri().path().to_owned();
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
 
+    // One span per request: every event logged while serving it (handler errors, policy
+    // errors, panics) carries these fields. `user_id` is filled in once a token is accepted
+    // (extract.rs) and stays absent for anonymous requests.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        user_id = tracing::field::Empty,
+    );
     let in_flight = metrics::gauge!("http_requests_in_flight");
     in_flight.increment(1.0);
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span.clone()).await;
     in_flight.decrement(1.0);
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+    metrics::counter!("http_requests_total", "method" => method_label, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+    metrics::histogram!("http_request_duration_seconds", "method" => method_label, "route" => route.clone())
         .record(elapsed.as_secs_f64());
     // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
     let bytes_out = response.body().size_hint().lower();
+    let _entered = span.enter();
     tracing::info!(
         target: "taskify::access",
         request_id,
@@ -72,6 +85,24 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         "request completed"
     );
     response
+}
+
+/// The `method` label: hyper accepts any token as a method, and every label value is a series
+/// kept for the life of the process, so methods outside the standard set share `other`. (The
+/// `route` label is the matched template or `unmatched`, the status a number: both bounded.)
+pub fn method_label(method: &Method) -> &'static str {
+    static STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD.iter().find(|m| *m == method).map_or("other", Method::as_str)
 }
 
 /// Adds the security headers, and `Cache-Control: no-store` to API answers that set none.
@@ -108,6 +139,41 @@ pub async fn declared_body_limit(State(state): State<AppState>, request: Request
     next.run(request).await
 }
 
+/// Removes an `Accept-Encoding` that accepts no coding this server produces (gzip), such as
+/// `*;q=0` or `identity;q=0`. The compression layer would answer those with a 406 and no body;
+/// RFC 9110 (12.5.3) lets the server send the answer without a content coding instead, which
+/// is what a client that refuses every coding can still use.
+pub async fn unsatisfiable_accept_encoding(mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if headers.contains_key(header::ACCEPT_ENCODING)
+        && !headers.get_all(header::ACCEPT_ENCODING).iter().any(|v| v.to_str().is_ok_and(accepts_gzip))
+    {
+        request.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
+    next.run(request).await
+}
+
+/// Whether an `Accept-Encoding` value lets gzip through (explicitly, or through `*` when gzip is
+/// not named) with a quality above zero.
+fn accepts_gzip(value: &str) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(quality > 0.0),
+            "*" => any = Some(quality > 0.0),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
 /// Panic recovery: the panic becomes a 500 problem and is logged with a backtrace.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
@@ -118,4 +184,19 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     let backtrace = std::backtrace::Backtrace::force_capture();
     tracing::error!(panic = %detail, %backtrace, "handler panicked");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal server error").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_accepted_only_with_a_positive_quality() {
+        for yes in ["gzip", "gzip, deflate, br", "*", "br;q=1, *;q=0.5", "GZIP;q=0.1", "*;q=0, gzip"] {
+            assert!(accepts_gzip(yes), "{yes}");
+        }
+        for no in ["*;q=0", "identity;q=0", "gzip;q=0", "br", "", "gzip;q=0, *", "identity"] {
+            assert!(!accepts_gzip(no), "{no}");
+        }
+    }
 }

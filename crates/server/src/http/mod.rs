@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, extractors, middleware and the problem+json mapping.
 
+pub mod bounded_map;
 pub mod client_ip;
 pub mod conditional;
 pub mod cors;
@@ -17,7 +18,7 @@ pub mod static_files;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use handlers::{admin, auth, cache, jobs, profile, tasks};
 use state::AppState;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,45 +29,51 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 /// access log and metrics, problem rendering, security headers, panic recovery, CORS, timeout,
 /// compression, then per matched API route the declared body limit and the rate limit).
 pub fn router(state: AppState) -> Router {
+    // Per method, not per path: a wrong method is answered 405 by the path's method router, before
+    // the body size (413) and the rate limit are looked at, and without RateLimit headers; an
+    // unknown path is a 404 for the same reason. On a matched route the body size comes first,
+    // then the rate limit.
+    let guarded = |route: MethodRouter<AppState>| {
+        route
+            .route_layer(from_fn_with_state(state.clone(), rate_limit::limit))
+            .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit))
+    };
     let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/tasks", get(tasks::list).post(tasks::create))
-        .route("/tasks/{id}", get(tasks::get).put(tasks::update).delete(tasks::delete))
-        .route("/tasks/{id}/attributes", get(tasks::attributes))
-        .route("/tasks/{id}/attributes/{key}", put(tasks::put_attribute).delete(tasks::delete_attribute))
-        .route("/users/profile", get(profile::own).put(profile::update))
-        .route("/users/profile/{user_id}", get(profile::of))
-        .route("/users", get(admin::list_users))
-        .route("/users/{user_id}", axum::routing::patch(admin::patch_user).delete(admin::delete_user))
-        .route("/users/{user_id}/tasks", get(tasks::of_user))
-        .route("/users/{user_id}/roles", post(admin::assign_role))
-        .route("/users/{user_id}/roles/{role}", delete(admin::revoke_role))
-        .route("/users/{user_id}/attributes", get(admin::attributes))
+        .route("/auth/register", guarded(post(auth::register)))
+        .route("/auth/login", guarded(post(auth::login)))
+        .route("/auth/refresh", guarded(post(auth::refresh)))
+        .route("/auth/logout", guarded(post(auth::logout)))
+        .route("/tasks", guarded(get(tasks::list).post(tasks::create)))
+        .route("/tasks/{id}", guarded(get(tasks::get).put(tasks::update).delete(tasks::delete)))
+        .route("/tasks/{id}/attributes", guarded(get(tasks::attributes)))
+        .route("/tasks/{id}/attributes/{key}", guarded(put(tasks::put_attribute).delete(tasks::delete_attribute)))
+        .route("/users/profile", guarded(get(profile::own).put(profile::update)))
+        .route("/users/profile/{user_id}", guarded(get(profile::of)))
+        .route("/users", guarded(get(admin::list_users)))
+        .route("/users/{user_id}", guarded(axum::routing::patch(admin::patch_user).delete(admin::delete_user)))
+        .route("/users/{user_id}/tasks", guarded(get(tasks::of_user)))
+        .route("/users/{user_id}/roles", guarded(post(admin::assign_role)))
+        .route("/users/{user_id}/roles/{role}", guarded(delete(admin::revoke_role)))
+        .route("/users/{user_id}/attributes", guarded(get(admin::attributes)))
         .route(
             "/users/{user_id}/attributes/{key}",
-            get(admin::attribute).put(admin::put_attribute).delete(admin::delete_attribute),
+            guarded(get(admin::attribute).put(admin::put_attribute).delete(admin::delete_attribute)),
         )
-        .route("/roles", get(admin::roles))
-        .route("/audit-logs", get(admin::audit_logs))
-        .route("/cache/stats", get(cache::stats))
-        .route("/cache/health", get(cache::health))
-        .route("/cache/jobs", get(jobs::inspect))
-        .route("/cache/jobs/warmup", post(jobs::warmup))
-        .route("/cache/jobs/batch", post(jobs::batch))
-        .route("/cache/jobs/scheduled", post(jobs::scheduled))
-        .route("/cache/jobs/validation", post(jobs::validation))
-        .route("/cache/jobs/eviction", post(jobs::eviction))
-        .route("/cache/jobs/dlq", get(jobs::dlq).delete(jobs::dlq_purge))
-        .route("/cache/jobs/dlq/retry", post(jobs::dlq_retry))
-        .route("/cache/clear", delete(cache::clear))
-        .route("/cache/warm", post(cache::warm))
-        .route("/cache/jobs/evict/{*key}", delete(cache::evict))
-        // Matched routes only, and the body size (SPEC §0.6 step 2) before the rate limit (step 3).
-        .route_layer(from_fn_with_state(state.clone(), rate_limit::limit))
-        .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit));
+        .route("/roles", guarded(get(admin::roles)))
+        .route("/audit-logs", guarded(get(admin::audit_logs)))
+        .route("/cache/stats", guarded(get(cache::stats)))
+        .route("/cache/health", guarded(get(cache::health)))
+        .route("/cache/jobs", guarded(get(jobs::inspect)))
+        .route("/cache/jobs/warmup", guarded(post(jobs::warmup)))
+        .route("/cache/jobs/batch", guarded(post(jobs::batch)))
+        .route("/cache/jobs/scheduled", guarded(post(jobs::scheduled)))
+        .route("/cache/jobs/validation", guarded(post(jobs::validation)))
+        .route("/cache/jobs/eviction", guarded(post(jobs::eviction)))
+        .route("/cache/jobs/dlq", guarded(get(jobs::dlq).delete(jobs::dlq_purge)))
+        .route("/cache/jobs/dlq/retry", guarded(post(jobs::dlq_retry)))
+        .route("/cache/clear", guarded(delete(cache::clear)))
+        .route("/cache/warm", guarded(post(cache::warm)))
+        .route("/cache/jobs/evict/{*key}", guarded(delete(cache::evict)));
 
     let mut app = Router::new()
         .nest("/api/v1", api)
@@ -78,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api-docs/openapi.json", get(static_files::openapi))
         .route("/api-docs/docs.js", get(static_files::docs_js))
         .route("/api-docs/docs.css", get(static_files::docs_css))
-        .route("/assets/{*path}", get(static_files::asset));
+        .route("/assets/{*path}", get(static_files::hashed_asset));
     for page in ["/", "/login", "/register", "/tasks", "/profile", "/admin", "/logout"] {
         app = app.route(page, get(static_files::ui_shell));
     }
@@ -86,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     let compress = SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"));
     app.fallback(static_files::asset)
         .layer(CompressionLayer::new().compress_when(compress))
+        .layer(from_fn(layers::unsatisfiable_accept_encoding))
         .layer(from_fn_with_state(state.clone(), layers::deadline))
         .layer(from_fn_with_state(state.clone(), cors::cors))
         .layer(CatchPanicLayer::custom(layers::panic_response))

@@ -120,6 +120,10 @@ impl ApiError {
                     retry_after: *retry_after_secs,
                     ..Problem::new(S::SERVICE_UNAVAILABLE, "service_unavailable", "Service temporarily unavailable")
                 },
+                CoreError::DatabaseUnavailable { retry_after_secs, .. } => Problem {
+                    retry_after: Some(*retry_after_secs),
+                    ..Problem::new(S::SERVICE_UNAVAILABLE, "database_unavailable", "Database temporarily unavailable")
+                },
                 CoreError::Timeout => Problem::new(S::SERVICE_UNAVAILABLE, "request_timeout", "Request timed out"),
                 CoreError::Internal(_) => {
                     Problem::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
@@ -131,7 +135,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Core(e @ (CoreError::Internal(_) | CoreError::Unavailable { .. })) = &self {
+        if let Self::Core(
+            e @ (CoreError::Internal(_) | CoreError::Unavailable { .. } | CoreError::DatabaseUnavailable { .. }),
+        ) = &self
+        {
             // The cause goes to the log (with the request id of the span), never to the body.
             tracing::error!(error = %e, "request failed");
         }

@@ -185,3 +185,76 @@ async fn json_logs_record_every_request_and_never_secrets() {
         assert_eq!(log_field(line, "path").and_then(Value::as_str), Some(*path), "{line}");
     }
 }
+
+/// Every JSON log line that carries the request span of `request_id`.
+fn lines_of_request<'a>(lines: &'a [Value], request_id: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|line| line.pointer("/span/request_id").and_then(Value::as_str) == Some(request_id)).collect()
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_request_carries_its_request_span() {
+    // A policy denial and a failure inside a handler (a table the query needs has gone), through
+    // a child process logging JSON at debug level on PostgreSQL.
+    let database = TestDatabase::create(Backend::Postgres);
+    let workspace = Workspace::new();
+    let settings = child_settings(
+        &workspace,
+        &[
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "debug"),
+            ("DATABASE_URL", database.url()),
+        ],
+    );
+    let server = ServerProcess::start(&workspace.dir, &as_pairs(&settings)).await;
+    let api = &server.api;
+    let owner = api.new_account("spanowner", None).await;
+    let other = api.new_account("spanother", None).await;
+    let task_id = api.new_task_id(owner.token(), "Private").await;
+
+    let denied = api
+        .authed(reqwest::Method::GET, &format!("/api/v1/tasks/{task_id}"), other.token())
+        .header("x-request-id", "span-denied-1")
+        .send()
+        .await
+        .expect("the request reaches the server");
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+    psql(database.url(), "ALTER TABLE tasks RENAME TO tasks_gone").expect("the table is renamed");
+    let failed = api
+        .authed(reqwest::Method::GET, "/api/v1/tasks", owner.token())
+        .header("x-request-id", "span-failed-1")
+        .send()
+        .await
+        .expect("the request reaches the server");
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    let output = server.stop().await;
+    let lines: Vec<Value> = output.all_lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).collect();
+    for (request_id, user, message) in
+        [("span-denied-1", &other.id, "authorization denied"), ("span-failed-1", &owner.id, "request failed")]
+    {
+        let of_request = lines_of_request(&lines, request_id);
+        let messages: Vec<&str> =
+            of_request.iter().filter_map(|line| log_field(line, "message").and_then(Value::as_str)).collect();
+        assert!(messages.contains(&message), "{request_id}: a {message:?} line in the span: {messages:?}");
+        assert!(messages.contains(&"request completed"), "{request_id}: the access line in the span: {messages:?}");
+        for line in &of_request {
+            // The user is known once the token is accepted; lines before that have no user_id.
+            let logged_user = line.pointer("/span/user_id").and_then(Value::as_str);
+            let is_outcome = log_field(line, "message").and_then(Value::as_str) == Some(message);
+            assert!(logged_user == Some(user.as_str()) || (logged_user.is_none() && !is_outcome), "{line}");
+            assert!(
+                line.pointer("/span/route").and_then(Value::as_str).is_some_and(|r| r.starts_with("/api/v1/tasks"))
+            );
+            assert_eq!(line.pointer("/span/method").and_then(Value::as_str), Some("GET"), "{line}");
+        }
+        // No line mentioning the request's message is outside its span.
+        let stray = lines
+            .iter()
+            .filter(|line| log_field(line, "message").and_then(Value::as_str) == Some(message))
+            .filter(|line| line.pointer("/span/request_id").is_none())
+            .count();
+        assert_eq!(stray, 0, "{message:?} is always logged inside a request span");
+    }
+}

@@ -196,7 +196,7 @@ impl Drop for TestDatabase {
     }
 }
 
-fn psql(server_url: &str, sql: &str) -> Result<(), String> {
+pub fn psql(server_url: &str, sql: &str) -> Result<(), String> {
     let output = Command::new("psql")
         .arg(server_url)
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
@@ -226,6 +226,8 @@ pub fn default_settings() -> Vec<(&'static str, &'static str)> {
         ("ARGON2_MEMORY_KIB", "1024"),
         ("ARGON2_ITERATIONS", "1"),
         ("LOG_LEVEL", "warn"),
+        // Test instances stop at once; the drain tests set their own delay.
+        ("SHUTDOWN_DRAIN_DELAY", "0"),
     ]
 }
 
@@ -262,6 +264,11 @@ impl TestApp {
         self.stop_server();
         let database = self.database.take().expect("the instance still owns its database");
         start_app(database, self.backend, overrides).await
+    }
+
+    /// The `DATABASE_URL` of this instance, for scenarios that must act on the database itself.
+    pub fn database_url(&self) -> &str {
+        self.database.as_ref().expect("the instance still owns its database").url()
     }
 
     /// Sends the shutdown signal and waits (bounded) for the server thread to end.

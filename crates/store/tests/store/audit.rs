@@ -3,6 +3,7 @@
 use crate::harness::{minutes, t0};
 use chrono::Duration;
 use taskify_domain::{AuditEntry, AuditQuery, Decision, Order, PageRequest};
+use taskify_store::{Backend, StoreError};
 use uuid::Uuid;
 
 fn entry(i: i64, user_id: Option<Uuid>, decision: Decision) -> AuditEntry {
@@ -115,5 +116,25 @@ store_test!(
         assert_eq!(report.audit_rows, 0);
         let report = db.store.housekeeping(now, Some(Duration::zero())).await.expect("housekeeping");
         assert_eq!(report.audit_rows, 0);
+    }
+);
+
+store_test!(
+    async fn a_refused_audit_row_fails_with_the_database_reason_and_is_not_transient(db) {
+        // Both schemas check the column widths; the error must say why, with its code.
+        let wide = AuditEntry { method: Some("M".repeat(11)), ..entry(0, None, Decision::Allowed) };
+        let err = db.store.insert_audit_batch(&[wide]).await.expect_err("a method wider than its column");
+        assert!(matches!(err, StoreError::Query(_)), "{err:?}");
+        assert!(!err.is_transient(), "a refused value is not retried: {err:?}");
+        let code = err.sqlstate().expect("the database's code");
+        assert!(err.to_string().contains(&format!("SQLSTATE {code}: ")), "{err}");
+        if db.backend() == Backend::Postgres {
+            assert_eq!(code, "22001", "string_data_right_truncation");
+            let nul = AuditEntry { path: Some("/a\0b".into()), ..entry(1, None, Decision::Allowed) };
+            let err = db.store.insert_audit_batch(&[nul]).await.expect_err("PostgreSQL refuses a NUL");
+            assert_eq!(err.sqlstate().as_deref(), Some("22021"), "{err}");
+            assert!(err.to_string().contains("0x00"), "the driver's message: {err}");
+        }
+        assert_eq!(db.count("SELECT COUNT(*) FROM audit_logs").await, 0);
     }
 );

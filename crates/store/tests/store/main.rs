@@ -8,6 +8,7 @@ mod attributes;
 mod audit;
 mod idempotency;
 mod migrations;
+mod rotation;
 mod send;
 mod tasks;
 mod tokens;

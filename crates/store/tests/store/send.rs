@@ -30,6 +30,7 @@ async fn every_store_future_is_send(store: Store) {
         parent_id: None,
         token_hash: String::new(),
         access_jti: None,
+        access_expires_at: None,
         issued_at: now,
         expires_at: now,
         used_at: None,
@@ -65,7 +66,7 @@ async fn every_store_future_is_send(store: Store) {
     send(store.password_hash(id));
     send(store.get_user(id, now, true));
     send(store.record_login(id, now));
-    send(store.set_password_hash(id, ""));
+    send(store.set_password_hash(id, "", ""));
     send(store.change_password(id, "", now, minutes(15)));
     send(store.update_profile(id, &ProfileChanges::default(), now));
     send(store.load_principal(id, now));
@@ -90,7 +91,7 @@ async fn every_store_future_is_send(store: Store) {
     send(store.idempotency_release(id, ""));
     send(store.insert_refresh_token(&token));
     send(store.find_refresh_token(""));
-    send(store.mark_refresh_token_used(id, now));
+    send(store.rotate_refresh_token(&token, &token, now, minutes(1)));
     send(store.revoke_refresh_family(id, "logout", now, minutes(15)));
     send(store.revoke_access_token(&jti, now));
     send(store.is_access_token_revoked(id));

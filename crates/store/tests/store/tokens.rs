@@ -13,6 +13,7 @@ fn token(user_id: Uuid, family: Uuid, parent: Option<Uuid>, issued_minutes: i64)
         parent_id: parent,
         token_hash: format!("{:064x}", Uuid::new_v4().as_u128()),
         access_jti: Some(Uuid::new_v4()),
+        access_expires_at: Some(issued_at + minutes(15)),
         issued_at,
         expires_at: issued_at + minutes(7 * 24 * 60),
         used_at: None,
@@ -27,7 +28,8 @@ store_test!(
     async fn revoking_a_family_returns_the_unexpired_access_jtis(db) {
         let me = user(db, "me", None, &["user"]).await;
         let first = token(me.id, Uuid::nil(), None, 0);
-        let first = RefreshToken { family_id: first.id, ..first };
+        let used_at = t0() + minutes(21);
+        let first = RefreshToken { family_id: first.id, used_at: Some(used_at), ..first };
         let second = token(me.id, first.family_id, Some(first.id), 20);
         let third = token(me.id, first.family_id, Some(second.id), 30);
         let other_family = token(me.id, Uuid::now_v7(), None, 30);
@@ -41,9 +43,6 @@ store_test!(
         assert_eq!(found, second);
         assert!(db.store.find_refresh_token("nope").await.expect("find").is_none());
 
-        let used_at = t0() + minutes(21);
-        assert!(db.store.mark_refresh_token_used(first.id, used_at).await.expect("mark"));
-        assert!(!db.store.mark_refresh_token_used(first.id, used_at).await.expect("mark again"));
 
         // At t0+40 with a 15-minute access TTL, only the token issued at t0+30 is still live.
         let now = t0() + minutes(40);
@@ -113,5 +112,38 @@ store_test!(
         assert_eq!(c_row.revoke_reason.as_deref(), Some("user_deleted"));
         let principal = db.store.load_principal(me.id, now).await.expect("load").expect("principal");
         assert!(principal.deleted && !principal.active);
+    }
+);
+
+store_test!(
+    async fn access_tokens_issued_under_a_longer_ttl_stay_revoked_until_their_own_expiry(db) {
+        let me = user(db, "me", None, &["user"]).await;
+        // Issued at t0 while ACCESS_TOKEN_TTL was 60 min; revoked at t0+30 after it was lowered
+        // to 15 min. The access token lives until t0+60, so its revocation must too.
+        let long = token(me.id, Uuid::nil(), None, 0);
+        let long = RefreshToken {
+            family_id: long.id,
+            access_expires_at: Some(long.issued_at + minutes(60)),
+            ..long
+        };
+        // A row written without a stored expiry falls back to the current TTL.
+        let legacy = RefreshToken { access_expires_at: None, ..token(me.id, Uuid::now_v7(), None, 20) };
+        for t in [&long, &legacy] {
+            db.store.insert_refresh_token(t).await.expect("insert");
+        }
+        let now = t0() + minutes(30);
+        let revoked = db.store.revoke_refresh_family(long.family_id, "logout", now, minutes(15)).await.expect("revoke");
+        let jti = long.access_jti.expect("jti");
+        assert_eq!(revoked, [RevokedJti { jti, user_id: me.id, expires_at: t0() + minutes(60) }]);
+        assert!(db.store.is_access_token_revoked(jti).await.expect("check"));
+        // Housekeeping keeps the entry while the token can still be presented.
+        db.store.housekeeping(t0() + minutes(59), None).await.expect("housekeeping");
+        assert!(db.store.is_access_token_revoked(jti).await.expect("check"));
+        db.store.housekeeping(t0() + minutes(61), None).await.expect("housekeeping");
+        assert!(!db.store.is_access_token_revoked(jti).await.expect("check"));
+
+        let revoked = db.store.change_password(me.id, "new", now, minutes(15)).await.expect("change");
+        let legacy_jti = legacy.access_jti.expect("jti");
+        assert_eq!(revoked, [RevokedJti { jti: legacy_jti, user_id: me.id, expires_at: legacy.issued_at + minutes(15) }]);
     }
 );

@@ -165,14 +165,18 @@ store_test!(
         assert_eq!(db.store.revoke_role(ann.id, "admin", Some(joe.id), now).await.expect("revoke"), RevokeOutcome::Revoked);
         assert!(matches!(db.store.patch_user(joe.id, &deactivate, now).await.expect("patch"), AdminWrite::LastAdmin));
 
-        // An admin whose assignment expired does not count.
+        // An admin whose assignment expired does not count, and neither does a time-limited one
+        // that is still active: it would lapse and leave no admin.
         let expiring = user(db, "eve", None, &["user"]).await;
         db.store.assign_role(expiring.id, "admin", Some(now + minutes(5)), None, now).await.expect("assign");
         let later = now + minutes(10);
         assert!(matches!(db.store.soft_delete_user(joe.id, later, minutes(15)).await.expect("delete"), AdminWrite::LastAdmin));
-        assert!(matches!(db.store.soft_delete_user(joe.id, now, minutes(15)).await.expect("delete"), AdminWrite::Done(_)));
-        assert!(db.store.has_active_admin(now).await.expect("has admin"));
-        assert!(!db.store.has_active_admin(later).await.expect("has admin"));
+        assert!(matches!(db.store.soft_delete_user(joe.id, now, minutes(15)).await.expect("delete"), AdminWrite::LastAdmin));
+        assert!(matches!(db.store.patch_user(joe.id, &deactivate, now).await.expect("patch"), AdminWrite::LastAdmin));
+        assert_eq!(db.store.revoke_role(joe.id, "admin", None, now).await.expect("revoke"), RevokeOutcome::LastAdmin);
+        // The time-limited admin may go: the permanent one stays.
+        assert_eq!(db.store.revoke_role(expiring.id, "admin", None, now).await.expect("revoke"), RevokeOutcome::Revoked);
+        assert!(db.store.has_active_admin(later).await.expect("has admin"));
     }
 );
 
@@ -330,11 +334,15 @@ store_test!(
         assert_eq!(updated.position, None);
         assert!(db.store.update_profile(Uuid::now_v7(), &cleared, later).await.expect("update").is_none());
 
-        db.store.set_password_hash(kim.id, "rehashed").await.expect("rehash");
+        let verified = db.store.password_hash(kim.id).await.expect("hash").expect("a hash");
+        assert!(db.store.set_password_hash(kim.id, &verified, "rehashed").await.expect("rehash"));
         assert_eq!(db.store.password_hash(kim.id).await.expect("hash").as_deref(), Some("rehashed"));
 
         let revoked = db.store.change_password(kim.id, "new-hash", later, minutes(15)).await.expect("change");
         assert!(revoked.is_empty());
+        assert_eq!(db.store.password_hash(kim.id).await.expect("hash").as_deref(), Some("new-hash"));
+        // A login that verified the old hash before this change must not write its rehash over it.
+        assert!(!db.store.set_password_hash(kim.id, "rehashed", "rehash-of-old").await.expect("stale rehash"));
         assert_eq!(db.store.password_hash(kim.id).await.expect("hash").as_deref(), Some("new-hash"));
         let principal = db.store.load_principal(kim.id, later).await.expect("load").expect("principal");
         assert_eq!(principal.tokens_valid_after, Some(later));

@@ -43,7 +43,7 @@ pub async fn logout(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let token = AuthService::refresh_token_member(body)?;
+    let token = AuthService::logout_token_member(body)?;
     state.services.auth.logout(&token, header_str(&headers, header::AUTHORIZATION), &ctx).await?;
     Ok(json(StatusCode::OK, &json!({ "message": "Successfully logged out" })))
 }

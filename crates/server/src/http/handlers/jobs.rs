@@ -11,12 +11,11 @@ use axum::response::Response;
 use serde_json::json;
 use taskify_core::CoreError;
 use taskify_core::access::Resource;
-use taskify_domain::FieldError;
 use taskify_jobs::{EnqueueError, JobType, RequestError, RequestErrorKind};
 
 /// A job-request rejection as the API's 400.
 fn rejected(e: RequestError) -> ApiError {
-    let errors: Vec<FieldError> = e.errors.into_iter().map(|f| FieldError::new(f.field, f.message)).collect();
+    let errors = e.errors;
     ApiError::Core(match e.kind {
         RequestErrorKind::InvalidRequest => {
             CoreError::InvalidRequest { message: "Invalid request format".into(), errors }

@@ -1,0 +1,134 @@
+//! Reads: `get`, `get_or_load` and the warm-up fill.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{Cache, Fill, FillOutcome, FillTicket, L2Fill, L2Read};
+use crate::flight::{Flights, Role};
+use crate::redis_handle::CallKind;
+
+impl Cache {
+    /// Reads a key: L1, then L2 (a hit is promoted to L1 with TTL = min(PTTL, `CACHE_L1_TTL`)).
+    /// A tombstone, a value of an older epoch and any failure read as a miss.
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
+        let inner = &self.inner;
+        if !inner.cacheable(key) {
+            return None;
+        }
+        if let Some(v) = inner.l1_lookup(key) {
+            inner.count_read(true);
+            return Some(v);
+        }
+        let ticket = inner.l1.ticket();
+        let sent = Instant::now();
+        match inner.l2_read(key).await {
+            L2Read::Hit { data, pttl_ms, version } => {
+                inner.promote(key, &data, pttl_ms, version, ticket, sent);
+                inner.count_read(true);
+                Some(data)
+            }
+            _ => {
+                inner.count_read(false);
+                None
+            }
+        }
+    }
+
+    /// Reads a key through both levels and, on a miss, loads it once per instance (single
+    /// flight: concurrent callers for the same key wait for the first one's result, errors
+    /// included) and fills the cache by the read-fill rules of SPEC §5.1:
+    /// - L2 is written only if no current value or tombstone is there (SET NX semantics) and the
+    ///   namespace epoch has not changed since the read;
+    /// - L1 is filled only if L2 accepted the fill (or L2 is not in use) and no invalidation of
+    ///   the key arrived since the load began.
+    ///
+    /// A loader returning `Ok(None)` ("not found") is not cached. Values above
+    /// `CACHE_MAX_VALUE_BYTES` are returned but not cached. Keys that are not cacheable bypass
+    /// the cache.
+    pub async fn get_or_load<F, Fut, E>(&self, key: &str, load: F) -> Result<Option<Bytes>, Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<Fill>, E>>,
+        E: Send + Sync + 'static,
+    {
+        let inner = &self.inner;
+        if !inner.cacheable(key) {
+            return load().await.map(|o| o.map(|f| f.value)).map_err(Arc::new);
+        }
+        if let Some(v) = inner.l1_lookup(key) {
+            inner.count_read(true);
+            return Ok(Some(v));
+        }
+        let guard = loop {
+            match inner.flights.join(key) {
+                Role::Leader(guard) => break Some(guard),
+                Role::Follower(slot) => match Flights::wait(slot).await {
+                    Some(outcome) => match outcome.downcast_ref::<Result<Option<Bytes>, Arc<E>>>() {
+                        Some(result) => {
+                            inner.count_read(matches!(result, Ok(Some(_))));
+                            return result.clone();
+                        }
+                        // Another call site loads this key with another error type: load alone.
+                        None => break None,
+                    },
+                    // The leader was cancelled: try again (one of the waiters leads).
+                    None => continue,
+                },
+            }
+        };
+        let result = inner.load_through(key, load).await;
+        if let Some(guard) = guard {
+            guard.complete(Arc::new(result.clone()));
+        }
+        result
+    }
+
+    /// Starts a warm-up fill: take the ticket *before* loading the data, then call
+    /// [`Cache::fill`] for each key.
+    pub async fn begin_fill(&self) -> FillTicket {
+        let inner = &self.inner;
+        let seq = inner.l1.ticket();
+        let epoch = match &inner.redis {
+            Some(r) if !r.needs_resync(&inner.breaker) => {
+                let key = r.epoch_key.clone();
+                r.handle
+                    .call(CallKind::Read, |mut c| async move {
+                        redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut c).await
+                    })
+                    .await
+                    .ok()
+                    .map(|e| e.unwrap_or_else(|| "0".to_owned()))
+            }
+            _ => None,
+        };
+        FillTicket { seq, epoch }
+    }
+
+    /// A read fill outside a read (the built-in warm-up of SPEC §1.6): `SET NX` semantics in L2,
+    /// never over a newer value or a tombstone, and no L1 fill over an invalidation that arrived
+    /// since the ticket.
+    pub async fn fill(&self, ticket: &FillTicket, key: &str, fill: Fill) -> FillOutcome {
+        let inner = &self.inner;
+        if !inner.cacheable(key) || fill.value.len() > inner.config.max_value_bytes {
+            return FillOutcome::NotCached;
+        }
+        match (&inner.redis, &ticket.epoch) {
+            (Some(_), Some(epoch)) => match inner.l2_fill(key, &fill, epoch).await {
+                L2Fill::Stored => {
+                    inner.l1_fill(key, &fill, ticket.seq);
+                    FillOutcome::Stored
+                }
+                L2Fill::Refused | L2Fill::Failed => FillOutcome::Refused,
+            },
+            _ => {
+                if inner.l1_fill(key, &fill, ticket.seq) {
+                    FillOutcome::L1Only
+                } else {
+                    FillOutcome::Refused
+                }
+            }
+        }
+    }
+}
