@@ -11,13 +11,13 @@
 #   scripts/local-cluster.sh redis-start      start it again
 #
 # start:
-#   * node i (1..N) listens on 127.0.0.1:1808i with INSTANCE_ID=node<i>,
+#   * node i (1..N) listens on 127.0.0.1:1808i (CLUSTER_PORT + i) with INSTANCE_ID=node<i>,
 #     TRUSTED_PROXIES=127.0.0.1/32 and one JWT_SECRET shared by all (JWT_SECRET from the
 #     environment, else a random one);
 #   * one database for all: --db URL, else a fresh SQLite file (WAL mode) .cluster/taskify.db;
 #   * Redis: --redis URL; else a local redis-server on 127.0.0.1:16379 when one is installed;
 #     --no-redis runs without Redis;
-#   * nginx on 127.0.0.1:18080 in front of the nodes with the shipped deploy/nginx/nginx.conf
+#   * nginx on 127.0.0.1:18080 (CLUSTER_PORT) in front of the nodes with the shipped deploy/nginx/nginx.conf
 #     (rendered by deploy/nginx/render-local.sh), as the current user, with its prefix, pid,
 #     logs and temp folders under .cluster/nginx/. The upstream is a static list of the N local
 #     ports (there is no Docker DNS to re-resolve here); everything else is the shipped file;
@@ -45,8 +45,9 @@ readonly STATE_FILE="$RUN_DIR/cluster.env"
 readonly NGINX_DIR="$RUN_DIR/nginx"
 readonly REDIS_DIR="$RUN_DIR/redis"
 
-readonly NGINX_PORT=18080
-readonly NODE_BASE_PORT=18080 # node i listens on NODE_BASE_PORT + i
+# CLUSTER_PORT moves the whole cluster (nginx on it, node i on CLUSTER_PORT + i).
+readonly NGINX_PORT=${CLUSTER_PORT:-18080}
+readonly NODE_BASE_PORT=$NGINX_PORT # node i listens on NODE_BASE_PORT + i
 readonly MAX_NODES=9
 readonly LOCAL_REDIS_PORT=16379
 readonly READY_TIMEOUT=30

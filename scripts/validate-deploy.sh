@@ -208,13 +208,19 @@ for name, service in compose["services"].items():
             print(f"{name}: build.dockerfile not found from {context}")
 api = compose["services"]["api"]
 env = api.get("environment", {})
-def seconds(v):
-    m = re.fullmatch(r"(\d+)(s|m)", str(v))
-    return int(m[1]) * (60 if m[2] == "m" else 1) if m else None
-grace = seconds(api.get("stop_grace_period", "10s"))
-budget = seconds(env.get("SHUTDOWN_DRAIN_DELAY", "5s")) + seconds(env.get("SHUTDOWN_TIMEOUT", "30s")) + 10
-if grace is None or grace <= budget:
-    print(f"api: stop_grace_period must exceed drain + SHUTDOWN_TIMEOUT + 10 s ({budget} s)")
+def seconds(name, v):
+    # `${VAR:-default}` is judged by its default (what runs when .env does not set it).
+    d = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", str(v))
+    m = re.fullmatch(r"(\d+)(s|m)", d[1] if d else str(v))
+    if not m:
+        print(f"api: cannot read {name}={v!r} as a duration in s or m")
+        return 0
+    return int(m[1]) * (60 if m[2] == "m" else 1)
+grace = seconds("stop_grace_period", api.get("stop_grace_period", "10s"))
+drain = seconds("SHUTDOWN_DRAIN_DELAY", env.get("SHUTDOWN_DRAIN_DELAY", "5s"))
+budget = drain + seconds("SHUTDOWN_TIMEOUT", env.get("SHUTDOWN_TIMEOUT", "30s")) + 10
+if grace <= budget:
+    print(f"api: stop_grace_period ({grace} s) must exceed drain + SHUTDOWN_TIMEOUT + 10 s ({budget} s)")
 PY
   ) && [[ -z $out ]]; then
     pass "mounted files and the Dockerfile exist; api stop_grace_period covers drain and shutdown"

@@ -1,8 +1,10 @@
 //! A bounded client load through nginx, counted: GET workers read one task over and over, POST
 //! workers create tasks with an `Idempotency-Key` and retry a request that got no answer, a 502,
-//! a 503, a 504 or a 409 (the same key still in progress) with the same key, as a careful client
-//! does. Afterwards the tasks on the server are compared with the acknowledged ones: every
-//! acknowledged title exactly once.
+//! a 503, a 504 or a 409 with the same key, as a careful client does. A 409 means the key is
+//! still `in_progress`: when the replica that ran the first attempt died, the claim is taken over
+//! only after `REQUEST_TIMEOUT` + 10 s, so the client keeps retrying for longer than that.
+//! Afterwards the tasks on the server are compared with the acknowledged ones: every acknowledged
+//! title exactly once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,10 +21,11 @@ use crate::helpers::{ApiClient, json_body};
 
 /// Upper bound on the rounds of one worker, so a loop ends even if the stop is missed.
 const MAX_ROUNDS: u64 = 20_000;
-/// Tries of one POST (the first and the client's retries with the same key).
-const POST_TRIES: u32 = 10;
+/// How long a client retries one POST with the same key: above the take-over time of an
+/// `in_progress` claim, `REQUEST_TIMEOUT` (5 s in the cluster) + 10 s.
+const RETRY_WINDOW: Duration = Duration::from_secs(25);
 /// The pause before a client retry.
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Per-request timeout of the load clients.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Error messages kept per worker.
@@ -172,8 +175,12 @@ async fn write_loop(
         stats.posts.fetch_add(1, Ordering::Relaxed);
         let mut last = String::new();
         let mut acknowledged = false;
-        for attempt in 0..POST_TRIES {
+        let first = Instant::now();
+        for attempt in 0..u32::MAX {
             if attempt > 0 {
+                if first.elapsed() >= RETRY_WINDOW {
+                    break;
+                }
                 stats.post_retries.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
