@@ -109,20 +109,9 @@ impl Store {
 
     /// Stores the 201 response and marks the record `completed`.
     pub async fn idempotency_complete(&self, user_id: Uuid, key: &str, response: &StoredResponse) -> StoreResult<()> {
+        let completion = IdempotencyCompletion { user_id, key, response };
         on_db!(&self.db, |pool, _d| {
-            sqlx::query(
-                "UPDATE idempotency_keys SET state = $3, response_status = $4, \
-                     response_body = $5, response_headers = $6 \
-                 WHERE user_id = $1 AND key = $2",
-            )
-            .bind(DbUuid(user_id))
-            .bind(key)
-            .bind(COMPLETED)
-            .bind(i32::from(response.status))
-            .bind(&response.body)
-            .bind(Json(&response.headers))
-            .execute(pool)
-            .await?;
+            complete_claim!(&completion).execute(pool).await?;
         });
         Ok(())
     }
@@ -152,3 +141,30 @@ fn stored_response(record: RecordRow) -> StoreResult<StoredResponse> {
         headers: record.response_headers.map(|h| h.0).unwrap_or_default(),
     })
 }
+
+/// The completion of an `Idempotency-Key` claim: the 201 to replay.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyCompletion<'a> {
+    pub user_id: Uuid,
+    pub key: &'a str,
+    pub response: &'a StoredResponse,
+}
+
+/// The statement that marks a claim `completed` with its response, ready to execute on a pool or
+/// inside a transaction (a macro, because each backend's branch of `on_db!` has its own types).
+macro_rules! complete_claim {
+    ($completion:expr) => {{
+        let completion: &$crate::idempotency::IdempotencyCompletion<'_> = $completion;
+        sqlx::query(
+            "UPDATE idempotency_keys SET state = 'completed', response_status = $3, \
+                 response_body = $4, response_headers = $5 \
+             WHERE user_id = $1 AND key = $2",
+        )
+        .bind($crate::types::DbUuid(completion.user_id))
+        .bind(completion.key)
+        .bind(i32::from(completion.response.status))
+        .bind(&completion.response.body)
+        .bind(sqlx::types::Json(&completion.response.headers))
+    }};
+}
+pub(crate) use complete_claim;

@@ -40,6 +40,7 @@ use uuid::Uuid;
 
 pub use availability::RETRY_AFTER_SECS as UNAVAILABLE_RETRY_AFTER_SECS;
 pub use connect::{Backend, PoolConfig, PoolStats};
+pub use idempotency::IdempotencyCompletion;
 pub use migrate::MigrationLock;
 
 /// Store operations started by this process (each runs one or more SQL statements). Exported

@@ -1,6 +1,7 @@
 //! Tasks: CRUD with compare-and-set on `version`, and filtered, sorted, paginated lists.
 
 use crate::dialect::Dialect;
+use crate::idempotency::IdempotencyCompletion;
 use crate::params::{Param, Params, contains_pattern, offset_of};
 use crate::rows::{ATTRIBUTE_COLUMNS, AttributeRow, TASK_COLUMNS, TaskRow};
 use crate::types::{DbTime, DbUuid};
@@ -26,6 +27,18 @@ impl Store {
     /// Inserts the task (all fields from the argument; `owner_username` is ignored) and returns
     /// it with `owner_username` filled in.
     pub async fn insert_task(&self, task: &Task) -> StoreResult<Task> {
+        self.insert_task_completing(task, None).await
+    }
+
+    /// [`Store::insert_task`], and in the same transaction the completion of the create's
+    /// `Idempotency-Key` claim (its stored 201). A replica that dies mid-request therefore leaves
+    /// either both (a retry replays the 201) or neither (a retry takes the claim over and creates
+    /// the task once), never a task whose claim still looks unfinished.
+    pub async fn insert_task_completing(
+        &self,
+        task: &Task,
+        completes: Option<IdempotencyCompletion<'_>>,
+    ) -> StoreResult<Task> {
         let owner_username: String = on_db!(&self.db, |pool, d| {
             let mut tx = pool.begin_with(d.begin_write()).await?;
             sqlx::query(
@@ -49,6 +62,9 @@ impl Store {
                 .bind(DbUuid(task.user_id))
                 .fetch_one(&mut *tx)
                 .await?;
+            if let Some(completion) = &completes {
+                crate::idempotency::complete_claim!(completion).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             username
         });

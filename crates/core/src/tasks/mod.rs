@@ -12,7 +12,7 @@ use input::NewTaskInput;
 use serde_json::json;
 use std::sync::Arc;
 use taskify_domain::{Paged, Principal, Scope, Task, TaskChanges, TaskListQuery, Visibility, time};
-use taskify_store::{IdempotencyBegin, Store, StoredResponse, TaskRecord};
+use taskify_store::{IdempotencyBegin, IdempotencyCompletion, Store, StoredResponse, TaskRecord};
 use uuid::Uuid;
 
 pub const MSG_TASK_NOT_FOUND: &str = "Task not found";
@@ -115,22 +115,28 @@ impl TaskService {
             version: 1,
             owner_username: principal.username.clone(),
         };
-        let inserted = self.store.insert_task(&task).await;
-        if let Ok(task) = &inserted {
-            self.caching.task_written(task, Vec::new()).await;
-        }
-        if let Some(idem) = &idempotency {
-            match &inserted {
-                Ok(task) => {
-                    let body = serde_json::to_string(task).map_err(|e| CoreError::internal("task json", e))?;
-                    let stored = StoredResponse {
-                        status: 201,
-                        body,
-                        headers: vec![("Location".into(), task_location(task.id)), ("ETag".into(), etag(task.version))],
-                    };
-                    self.store.idempotency_complete(principal.user_id, &idem.key, &stored).await?;
+        // The 201 a retry replays is stored in the transaction that inserts the task (the body
+        // names the owner as the principal does; the task row cannot have changed in between).
+        let stored = match &idempotency {
+            Some(_) => Some(StoredResponse {
+                status: 201,
+                body: serde_json::to_string(&task).map_err(|e| CoreError::internal("task json", e))?,
+                headers: vec![("Location".into(), task_location(task.id)), ("ETag".into(), etag(task.version))],
+            }),
+            None => None,
+        };
+        let completion = idempotency.as_ref().zip(stored.as_ref()).map(|(idem, response)| IdempotencyCompletion {
+            user_id: principal.user_id,
+            key: &idem.key,
+            response,
+        });
+        let inserted = self.store.insert_task_completing(&task, completion).await;
+        match &inserted {
+            Ok(task) => self.caching.task_written(task, Vec::new()).await,
+            Err(_) => {
+                if let Some(idem) = &idempotency {
+                    self.store.idempotency_release(principal.user_id, &idem.key).await?;
                 }
-                Err(_) => self.store.idempotency_release(principal.user_id, &idem.key).await?,
             }
         }
         Ok(Created::New(inserted?))

@@ -1,7 +1,7 @@
 //! Idempotency-Key records.
 
-use crate::harness::{minutes, t0, user};
-use taskify_store::{IdempotencyBegin, StoredResponse};
+use crate::harness::{minutes, new_task, t0, user};
+use taskify_store::{IdempotencyBegin, IdempotencyCompletion, StoredResponse};
 
 store_test!(
     async fn idempotency_begin_replay_mismatch_in_progress_and_takeover(db) {
@@ -79,5 +79,29 @@ store_test!(
             }
         }
         assert_eq!(started, 1);
+    }
+);
+
+store_test!(
+    async fn a_create_and_its_claim_complete_together_or_not_at_all(db) {
+        let me = user(db, "creator", None, &["user"]).await;
+        let (now, expires, stale) = (t0(), t0() + minutes(60), t0() - minutes(1));
+        let response = StoredResponse { status: 201, body: "{}".to_owned(), headers: Vec::new() };
+        let completion = |key| IdempotencyCompletion { user_id: me.id, key, response: &response };
+
+        // Inserted with its completion: a retry replays, it never creates again.
+        assert_eq!(db.store.idempotency_begin(me.id, "a1", "h", now, expires, stale).await.expect("begin"), IdempotencyBegin::Started);
+        db.store.insert_task_completing(&new_task(me.id, "Once"), Some(completion("a1"))).await.expect("insert");
+        let retry = db.store.idempotency_begin(me.id, "a1", "h", now, expires, now + minutes(5)).await.expect("begin");
+        assert_eq!(retry, IdempotencyBegin::Replay(response.clone()));
+
+        // An insert that fails (the owner does not exist) leaves the claim unfinished: no task
+        // and no stored 201, so a later takeover creates the task once.
+        assert_eq!(db.store.idempotency_begin(me.id, "a2", "h", now, expires, stale).await.expect("begin"), IdempotencyBegin::Started);
+        let orphan = new_task(uuid::Uuid::new_v4(), "Orphan");
+        assert!(db.store.insert_task_completing(&orphan, Some(completion("a2"))).await.is_err());
+        let again = db.store.idempotency_begin(me.id, "a2", "h", now, expires, stale).await.expect("begin");
+        assert_eq!(again, IdempotencyBegin::InProgress, "the claim was not completed");
+        assert_eq!(db.count("SELECT COUNT(*) FROM tasks WHERE title = 'Orphan'").await, 0);
     }
 );
