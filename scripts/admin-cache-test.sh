@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cache administration as the admin (SPEC §11.3, scenario I2 of §12).
+# Cache administration as the admin (docs/operations.md#scripts, scenario I2 of docs/testing.md).
 #
 #   scripts/admin-cache-test.sh [--all] [BASE_URL]
 #
@@ -8,7 +8,7 @@
 #   without --all  an interactive menu: stats, health, warm, clear (after confirmation), warmup,
 #                  batch, scheduled, evict;
 #   with --all     runs every one of them without prompts and checks each status (2xx as the
-#                  SPEC says: 200, or 202 for the job endpoints). Exit 0 only if all pass.
+#                  API documents: 200, or 202 for the job endpoints). Exit 0 only if all pass.
 #
 # Environment:
 #   BASE_URL        default http://localhost (the positional argument wins)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end API flow against a running Taskify (SPEC §11.3, scenario I1 of §12).
+# End-to-end API flow against a running Taskify (docs/operations.md#scripts, scenario I1 of docs/testing.md).
 #
 #   scripts/api-tests.sh [BASE_URL]        default: $BASE_URL, else http://localhost
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A local Taskify cluster without Docker: N instances behind nginx (SPEC §11.3). The scale-out,
-# coherence and outage scenarios of SPEC §12.I run against it.
+# A local Taskify cluster without Docker: N instances behind nginx (docs/operations.md#scripts). The scale-out,
+# coherence and outage scenarios of docs/testing.md#i-scale-out-coherence-and-outages run against it.
 #
 #   scripts/local-cluster.sh start N [--redis URL | --no-redis] [--db URL]
 #   scripts/local-cluster.sh stop
@@ -54,7 +54,7 @@ readonly READY_TIMEOUT=30
 # SHUTDOWN_DRAIN_DELAY (5 s) plus SHUTDOWN_TIMEOUT (30 s) plus the job stop and the audit flush.
 readonly STOP_TIMEOUT=50
 
-# The Taskify variables (SPEC §9.1) that are passed through to the nodes and remembered for
+# The Taskify variables (docs/operations.md#configuration) that are passed through to the nodes and remembered for
 # `restart`. HOST, PORT, INSTANCE_ID, TRUSTED_PROXIES, JWT_SECRET, DATABASE_URL and the Redis
 # address are set by this script.
 readonly PASSTHROUGH_RE='^(ENVIRONMENT|READ_TIMEOUT|WRITE_TIMEOUT|IDLE_TIMEOUT|REQUEST_TIMEOUT|SHUTDOWN_TIMEOUT|SHUTDOWN_DRAIN_DELAY|BODY_LIMIT_BYTES|LOG_LEVEL|LOG_FORMAT|METRICS_ENABLED|UI_ENABLED|DB_MAX_OPEN_CONNS|DB_MAX_IDLE_CONNS|DB_CONN_MAX_LIFETIME|DB_CONN_MAX_IDLE_TIME|DB_MIGRATE_ON_START|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|REFRESH_REUSE_GRACE|ARGON2_[A-Z_]+|LOGIN_[A-Z_]+|ADMIN_EMAIL|ADMIN_USERNAME|ADMIN_PASSWORD|IDEMPOTENCY_TTL|POLICY_FILE|AUDIT_[A-Z_]+|RATE_LIMIT_[A-Z_]+|CORS_[A-Z_]+|CACHE_[A-Z_0-9]+|JOB_[A-Z_]+|SINGLE_INSTANCE|REDIS_POOL_SIZE|REDIS_MIN_IDLE_CONNS|REDIS_MAX_RETRIES|REDIS_DIAL_TIMEOUT|REDIS_READ_TIMEOUT|REDIS_WRITE_TIMEOUT|RUST_LOG|RUST_BACKTRACE)$'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs PostgreSQL, Redis, the API and nginx in the foreground, without monitoring (SPEC §11.3).
+# Runs PostgreSQL, Redis, the API and nginx in the foreground, without monitoring (docs/operations.md#scripts).
 #
 #   scripts/run-dev.sh [extra `docker compose up` options]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts every service detached and prints the URLs (SPEC §11.3).
+# Starts every service detached and prints the URLs (docs/operations.md#scripts).
 #
 #   scripts/run-prod.sh
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scales the API to N replicas without restarting anything else (SPEC §11.3).
+# Scales the API to N replicas without restarting anything else (docs/operations.md#scripts).
 #
 #   scripts/scale.sh N
 #

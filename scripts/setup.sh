@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares a Docker host for Taskify (SPEC §11.3).
+# Prepares a Docker host for Taskify (docs/operations.md#scripts).
 #
 #   scripts/setup.sh
 #

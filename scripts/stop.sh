@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops and removes the containers and the network (SPEC §11.3). The volumes (database, Redis,
+# Stops and removes the containers and the network (docs/operations.md#scripts). The volumes (database, Redis,
 # Prometheus and Grafana data) are kept; add -v to delete them too.
 #
 #   scripts/stop.sh [extra `docker compose down` options, e.g. -v]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale-out test of the compose deployment (SPEC §11.3, scenario I3). Needs a Docker host.
+# Scale-out test of the compose deployment (docs/operations.md#scripts, scenario I3). Needs a Docker host.
 #
 #   scripts/test-scaling.sh
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs from the official nginx image's /docker-entrypoint.d/ before nginx starts (SPEC §11.2).
+# Runs from the official nginx image's /docker-entrypoint.d/ before nginx starts (docs/operations.md#nginx).
 #
 # REAL_IP_FROM lists the CIDRs of a load balancer or CDN in front of nginx, separated by commas
 # or spaces. For each one it writes a `set_real_ip_from` line, so `$remote_addr` (and with it the

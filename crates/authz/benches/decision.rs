@@ -1,5 +1,5 @@
 //! One decision, entity building included: a manager reading a task of their department
-//! (the commonest non-trivial request). SPEC budget: well under 50 µs at the median.
+//! (the commonest non-trivial request). Budget: well under 50 µs at the median.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use taskify_domain::auth::{Grant, PrincipalAttribute};
 use taskify_domain::{AttributeValue, Principal, PrincipalRole, Scope};
 use uuid::Uuid;
 
-/// A seeded manager (SPEC §2.3) with the attributes registration gives.
+/// A seeded manager (docs/data-model.md#seed-data) with the attributes registration gives.
 fn manager() -> Principal {
     let grants = [
         ("profile:read", Scope::Own),

@@ -1,5 +1,5 @@
 //! The policy engine: a validated policy set plus everything a decision would otherwise
-//! rebuild, and the decision procedure of SPEC §3.3 step 2 / §3.6.
+//! rebuild, and the decision procedure of docs/authorization.md#decision-procedure step 2 / docs/authorization.md#audit.
 
 use crate::entities::{self, RequestSlice};
 use crate::error::PolicyError;
@@ -43,7 +43,7 @@ impl PolicyEngine {
     /// Decides whether `principal` may perform `action` (`resource:action`) on `resource`.
     ///
     /// Never fails: an entity that cannot be built or a policy that errors during evaluation
-    /// is logged at error level and the request is denied (SPEC §3.3), as `denied by` the
+    /// is logged at error level and the request is denied (docs/authorization.md#decision-procedure), as `denied by` the
     /// forbids that did fire, or else `no permitting policy`.
     pub fn decide(
         &self,

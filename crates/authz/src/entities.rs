@@ -1,4 +1,4 @@
-//! Builds the slice of the entity store one decision needs (SPEC §3.2): the principal, its
+//! Builds the slice of the entity store one decision needs (docs/authorization.md#entities): the principal, its
 //! roles and the resource, plus the request context.
 //!
 //! Nothing else is loaded: a task's owner appears only as a uid (`resource.owner ==
@@ -178,7 +178,7 @@ fn resource_entity(
     })
 }
 
-/// The request context of SPEC §3.2.
+/// The request context of docs/authorization.md#entities.
 fn context(ctx: &DecisionContext<'_>) -> Result<Context, SliceError> {
     Ok(Context::from_pairs([
         ("now".to_owned(), RestrictedExpression::new_long(ctx.now_unix)),

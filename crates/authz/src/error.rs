@@ -3,7 +3,7 @@
 
 use miette::Diagnostic;
 
-/// Why a policy set could not be loaded. Every variant is a start-up error (SPEC §3.1).
+/// Why a policy set could not be loaded. Every variant is a start-up error (docs/authorization.md#engine-and-policy-files).
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The built-in entity schema does not parse: a bug in this crate, caught by its tests.

@@ -1,4 +1,4 @@
-//! Taskify authorization decisions with the Cedar policy engine (SPEC §3).
+//! Taskify authorization decisions with the Cedar policy engine (docs/authorization.md).
 //!
 //! [`PolicyEngine`] holds a policy set that has been parsed, checked for `@id` annotations and
 //! validated in strict mode against the fixed entity schema (`policies/schema.cedarschema`),
@@ -34,7 +34,7 @@ pub use error::PolicyError;
 
 use uuid::Uuid;
 
-/// What an action is performed on (SPEC §3.2, §3.5).
+/// What an action is performed on (docs/authorization.md#entities, docs/authorization.md#endpoints-actions-and-resources).
 #[derive(Debug, Clone, Copy)]
 pub enum Resource<'a> {
     /// `Task::"<uuid>"`.
@@ -83,7 +83,7 @@ pub struct DecisionContext<'a> {
     pub path: &'a str,
 }
 
-/// The outcome of one decision, ready for the audit row (SPEC §3.6).
+/// The outcome of one decision, ready for the audit row (docs/authorization.md#audit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub allowed: bool,

@@ -1,5 +1,5 @@
 //! Loading a policy file: parse, require an `@id` on every policy, re-key the set by those ids,
-//! and validate it in strict mode against the schema (SPEC §3.1).
+//! and validate it in strict mode against the schema (docs/authorization.md#engine-and-policy-files).
 //!
 //! Re-keying matters twice: Cedar reports the satisfied policies by their key, so the audit
 //! log gets the `@id`s without a lookup per decision; and validation errors name the `@id`

@@ -1,4 +1,4 @@
-//! The fixed entity schema of SPEC §3.2 and the names derived from it once, so that a
+//! The fixed entity schema of docs/authorization.md#entities and the names derived from it once, so that a
 //! decision never parses a type name or an action id.
 
 use crate::error::PolicyError;
@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// The schema source, shipped beside the default policies for policy authors.
 pub(crate) const SCHEMA_SOURCE: &str = include_str!("../../../policies/schema.cedarschema");
 
-/// The built-in default policy set (SPEC §3.4).
+/// The built-in default policy set (docs/authorization.md#default-policies).
 pub(crate) const DEFAULT_POLICIES: &str = include_str!("../../../policies/default.cedar");
 
 /// Where [`DEFAULT_POLICIES`] comes from, for error messages.

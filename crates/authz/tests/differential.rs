@@ -2,7 +2,7 @@
 //! (`decide` of `crates/core/src/access.rs`, copied below as the oracle with this crate's
 //! types), over every combination of the inputs the policies read: roles, departments,
 //! clearance, activity, ownership, deletion, required clearance, resource kinds and every
-//! action of SPEC §2.3. Both must agree on allowed, policy ids and reason.
+//! action of docs/data-model.md#seed-data. Both must agree on allowed, policy ids and reason.
 
 mod common;
 

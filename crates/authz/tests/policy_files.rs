@@ -1,4 +1,4 @@
-//! Replacement policy files (`POLICY_FILE`, SPEC §3.1): a custom policy changes decisions, and
+//! Replacement policy files (`POLICY_FILE`, docs/authorization.md#engine-and-policy-files): a custom policy changes decisions, and
 //! every broken file is refused with a message that names the file, the policy and where.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The consecutive-failure circuit breaker of SPEC §5.7.
+//! The consecutive-failure circuit breaker of docs/cache.md#circuit-breaker.
 //!
 //! `closed`: every call runs and a success resets the failure count; `max_failures` failures in
 //! a row open it. `open`: calls are rejected at once ("skipped") until `timeout` has passed since
@@ -68,7 +68,7 @@ impl Clock for ManualClock {
 }
 
 /// A point-in-time view of the breaker, in the shape of the `circuit_breaker` object of the
-/// stats body (SPEC §5.8).
+/// stats body (docs/cache.md#stats).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BreakerSnapshot {
     /// The current state.
@@ -194,7 +194,7 @@ impl CircuitBreaker {
         BreakerState::from_u8(self.shared.state.load(Ordering::Acquire))
     }
 
-    /// True unless the breaker is open ("Redis available" of SPEC §6.3 when Redis is configured).
+    /// True unless the breaker is open ("Redis available" of docs/jobs.md#routing when Redis is configured).
     pub fn allows_calls(&self) -> bool {
         self.state() != BreakerState::Open
     }

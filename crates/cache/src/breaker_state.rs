@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-/// The three states of SPEC §5.7.
+/// The three states of docs/cache.md#circuit-breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BreakerState {

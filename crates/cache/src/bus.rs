@@ -1,9 +1,9 @@
-//! The invalidation bus (SPEC §5.5): the message format and the subscriber loop.
+//! The invalidation bus (docs/cache.md#cross-instance-invalidation): the message format and the subscriber loop.
 //!
 //! The subscriber runs on its own connection (never the multiplexed one) with its own reconnect
 //! loop. It pings that connection regularly so that a silent peer is noticed, and reports every
 //! change of its state to the cache, which clears L1 at the moment of disconnection and again on
-//! reconnection (SPEC §5.6).
+//! reconnection (docs/cache.md#redis-outages).
 
 use std::time::Duration;
 

@@ -1,14 +1,14 @@
-//! Configuration of the cache, its Redis connection and the circuit breaker (SPEC §5, §9.1).
+//! Configuration of the cache, its Redis connection and the circuit breaker (docs/cache.md, docs/operations.md#configuration).
 
 use std::fmt;
 use std::time::Duration;
 
-/// The generation counter bumped when an overflowing pending set is collapsed (SPEC §5.6: "clear
+/// The generation counter bumped when an overflowing pending set is collapsed (docs/cache.md#redis-outages: "clear
 /// the whole cache namespace and INCR Gall"). The cache itself knows nothing about tasks: this
 /// is only the default of [`CacheConfig::overflow_counters`].
 pub const DEFAULT_OVERFLOW_COUNTER: &str = "taskify:gen:tasks:all";
 
-/// Settings of the Redis circuit breaker (SPEC §5.7, `CACHE_BREAKER_*`).
+/// Settings of the Redis circuit breaker (docs/cache.md#circuit-breaker, `CACHE_BREAKER_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakerConfig {
     /// Consecutive failures in `closed` that open the breaker (`CACHE_BREAKER_MAX_FAILURES`, 5).
@@ -28,12 +28,12 @@ impl Default for BreakerConfig {
     }
 }
 
-/// Settings of the two-level cache (SPEC §5.1, §5.6, §9.1 `CACHE_*`).
+/// Settings of the two-level cache (docs/cache.md#levels, docs/cache.md#redis-outages, docs/operations.md#configuration `CACHE_*`).
 ///
 /// The key prefix defines the whole L2 namespace of one deployment: the values live under
 /// `key_prefix + key`, the namespace epoch under `key_prefix + "epoch"` and the invalidation
 /// channel is `key_prefix + "invalidate"`. With the default prefix these are exactly the names of
-/// the spec (`taskify:cache:…`, `taskify:cache:epoch`, `taskify:cache:invalidate`); another
+/// the design (`taskify:cache:…`, `taskify:cache:epoch`, `taskify:cache:invalidate`); another
 /// prefix gives an isolated namespace (tests use one each).
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
@@ -83,7 +83,7 @@ impl Default for CacheConfig {
     }
 }
 
-/// How to reach Redis (SPEC §9.1 `REDIS_*`).
+/// How to reach Redis (docs/operations.md#configuration `REDIS_*`).
 #[derive(Clone)]
 pub struct RedisConfig {
     /// `redis://[:password@]host:port/db`.
@@ -104,7 +104,7 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
-    /// The defaults of SPEC §9.1 for `url`.
+    /// The defaults of docs/operations.md#configuration for `url`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),

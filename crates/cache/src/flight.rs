@@ -1,4 +1,4 @@
-//! Single flight per key (SPEC §5.1): concurrent misses of one key on one instance load once,
+//! Single flight per key (docs/cache.md#levels): concurrent misses of one key on one instance load once,
 //! and the other callers wait for that result.
 //!
 //! The first caller becomes the leader and runs the load itself (so the loader's future need not

@@ -1,6 +1,6 @@
 //! Glob patterns with exactly the semantics of Redis `SCAN MATCH` / `KEYS` (`stringmatchlen` in
 //! Redis' `util.c`), so that one pattern selects the same logical keys in L1 and in L2
-//! (SPEC §5.5).
+//! (docs/cache.md#cross-instance-invalidation).
 //!
 //! `*` matches any run of bytes (also none), `?` exactly one byte, `[abc]`, `[a-z]` and `[^…]`
 //! one byte of (or not of) a set, and `\x` the byte `x` literally (also inside brackets).
@@ -22,7 +22,7 @@ pub enum GlobError {
     TrailingBackslash,
 }
 
-/// True when `key` contains a glob metacharacter (`*`, `?` or `[`): SPEC §1.6 treats such an
+/// True when `key` contains a glob metacharacter (`*`, `?` or `[`): docs/cache.md#administration-endpoints treats such an
 /// eviction key as a pattern.
 pub fn is_glob(key: &str) -> bool {
     key.bytes().any(|b| matches!(b, b'*' | b'?' | b'['))

@@ -1,4 +1,4 @@
-//! The in-process level (SPEC §5.1): a moka cache bounded by entries and bytes, with a TTL per
+//! The in-process level (docs/cache.md#levels): a moka cache bounded by entries and bytes, with a TTL per
 //! entry, plus the invalidation log that lets a read fill detect an invalidation that arrived
 //! while it was loading.
 //!

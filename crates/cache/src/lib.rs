@@ -1,6 +1,6 @@
 //! Taskify's cache: a two-level cache (L1 in process, L2 in Redis) that stores bytes under
 //! logical keys and knows nothing about tasks, plus the Redis circuit breaker, the
-//! cross-instance invalidation bus and the generation counters (SPEC §5).
+//! cross-instance invalidation bus and the generation counters (docs/cache.md).
 //!
 //! # Levels and reads
 //! L1 is a moka cache bounded by `CACHE_L1_MAX_ENTRIES` and `CACHE_L1_MAX_BYTES` (each entry
@@ -21,7 +21,7 @@
 //!   after an epoch change) and an L1 fill that began before an invalidation of its key is
 //!   discarded;
 //! - [`Cache::set_versioned`] keeps the higher version and never replaces a tombstone;
-//! - [`Cache::invalidate`] writes 60 s tombstones (used for every single-key DEL of SPEC §5.3);
+//! - [`Cache::invalidate`] writes 60 s tombstones (used for every single-key DEL of docs/cache.md#what-writes-do);
 //! - [`Cache::delete_pattern`] and [`Cache::clear`] use SCAN + UNLINK, never `KEYS`;
 //! - every L1 change is applied locally and published on `<prefix>invalidate`
 //!   (`taskify:cache:invalidate` by default) before the call returns; other instances apply it,

@@ -1,4 +1,4 @@
-//! The per-instance pending set of SPEC §5.6: L2 writes and invalidations that could not be
+//! The per-instance pending set of docs/cache.md#redis-outages: L2 writes and invalidations that could not be
 //! applied (breaker open, transport error), counter increments, and "clear all".
 
 use std::collections::{HashMap, HashSet};

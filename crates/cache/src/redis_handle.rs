@@ -1,4 +1,4 @@
-//! The shared Redis connection behind the circuit breaker and per-call timeouts (SPEC §5.7).
+//! The shared Redis connection behind the circuit breaker and per-call timeouts (docs/cache.md#circuit-breaker).
 //!
 //! One multiplexed [`ConnectionManager`] serves every request-path command of the process. It is
 //! created lazily: building it never touches the network, so start-up never waits for Redis, and
@@ -156,7 +156,7 @@ impl RedisHandle {
         &self.shared.breaker
     }
 
-    /// "Redis available" of SPEC §6.3: configured (always, for a handle) and the breaker not open.
+    /// "Redis available" of docs/jobs.md#routing: configured (always, for a handle) and the breaker not open.
     pub fn is_available(&self) -> bool {
         self.shared.breaker.allows_calls()
     }

@@ -12,7 +12,7 @@
 //! A value counts only if its meta exists, is of kind `V` and carries the current epoch: so one
 //! `INCR` of the epoch hides every older value at once, a meta evicted or deleted alone turns the
 //! value into a miss, and a value written without a meta (by hand) is never served.
-//! `\x1f` cannot occur in a logical key (SPEC §0.3 rejects control characters), so a meta key can
+//! `\x1f` cannot occur in a logical key (docs/http-contract.md#request-bodies-and-field-rules rejects control characters), so a meta key can
 //! never collide with a value key, and `SCAN MATCH P<pattern>` finds a value and, for patterns
 //! ending in `*`, its meta.
 

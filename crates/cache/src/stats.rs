@@ -1,4 +1,4 @@
-//! The `cache` object of the stats body (SPEC §5.8) and the parsed Redis `INFO` figures.
+//! The `cache` object of the stats body (docs/cache.md#stats) and the parsed Redis `INFO` figures.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +23,7 @@ impl Counters {
     }
 }
 
-/// The `cache` object of `GET /api/v1/cache/stats`. Serialises to the exact shape of SPEC §5.8;
+/// The `cache` object of `GET /api/v1/cache/stats`. Serialises to the exact shape of docs/cache.md#stats;
 /// the `l2` figures from `INFO` are present only when [`crate::Cache::detailed_stats`] could read
 /// them.
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +81,7 @@ pub struct L2Stats {
     /// Parsed from `INFO` when available.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub info: Option<L2Info>,
-    /// Items waiting for replay (SPEC §5.6); absent without Redis.
+    /// Items waiting for replay (docs/cache.md#redis-outages); absent without Redis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_invalidations: Option<u64>,
 }

@@ -1,4 +1,4 @@
-//! The cache and breaker metrics of SPEC §8.1, behind small helpers so that names and label
+//! The cache and breaker metrics of docs/operations.md#metrics, behind small helpers so that names and label
 //! values are spelled in one place.
 
 use crate::breaker_state::BreakerState;
@@ -25,7 +25,7 @@ pub const BREAKER_TRANSITIONS: &str = "circuit_breaker_transitions_total";
 pub const REDIS_UP: &str = "redis_up";
 
 /// Exports the transitions of the breaker `name` at zero, so the counter exists before the
-/// first outage (SPEC §8.1 lists it).
+/// first outage (docs/operations.md#metrics lists it).
 pub fn register_breaker(name: &'static str) {
     use crate::breaker_state::BreakerState::{Closed, HalfOpen, Open};
     for (from, to) in [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed), (HalfOpen, Open)] {

@@ -1,5 +1,5 @@
-//! Authorization: the RBAC pre-check and the ABAC decision of SPEC §3.3, with one audit row
-//! per decision (§3.6).
+//! Authorization: the RBAC pre-check and the ABAC decision of docs/authorization.md#decision-procedure, with one audit row
+//! per decision (docs/authorization.md#audit).
 //!
 //! Decisions are made by the Cedar policy engine of `taskify-authz` (the built-in default set,
 //! or `POLICY_FILE`); this module maps the use cases' resources onto it, applies the audit
@@ -29,7 +29,7 @@ pub struct CollectionOwner {
     pub deleted: bool,
 }
 
-/// What an action is performed on (SPEC §3.2, §3.5).
+/// What an action is performed on (docs/authorization.md#entities, docs/authorization.md#endpoints-actions-and-resources).
 #[derive(Debug, Clone, Copy)]
 pub enum Resource<'a> {
     Task(&'a TaskRecord),
@@ -85,7 +85,7 @@ impl Access {
         &self.audit
     }
 
-    /// Step 1 of SPEC §3.3: the action must be held at some scope. A denial is audited.
+    /// Step 1 of docs/authorization.md#decision-procedure: the action must be held at some scope. A denial is audited.
     pub async fn precheck(&self, principal: &Principal, action: &str, ctx: &RequestContext) -> CoreResult<()> {
         if principal.holds(action) {
             return Ok(());
@@ -109,7 +109,7 @@ impl Access {
         })
     }
 
-    /// Steps 2 and 3 of SPEC §3.3: evaluate the policies, audit the decision (allowed reads of
+    /// Steps 2 and 3 of docs/authorization.md#decision-procedure: evaluate the policies, audit the decision (allowed reads of
     /// the caller's own data are skipped under `AUDIT_ALLOWED_READS=others`), and fail with
     /// `Forbidden` on a deny. `extra` is merged into the audit `context` (e.g. the list scope).
     pub async fn authorize(

@@ -1,4 +1,4 @@
-//! Administration use cases (SPEC §1.5 and the task attributes of §1.3): users, roles,
+//! Administration use cases (docs/http-contract.md#administration and the task attributes of docs/http-contract.md#tasks): users, roles,
 //! attributes and the audit log. Every decision is on `System::"taskify"` and is made before
 //! the target is looked up, so callers without the right cannot probe for ids.
 
@@ -340,7 +340,7 @@ impl AdminService {
         }
     }
 
-    /// The cache effect of an attribute write (SPEC §5.3).
+    /// The cache effect of an attribute write (docs/cache.md#what-writes-do).
     async fn attributes_changed(&self, owner: AttributeOwner, user: Uuid) {
         match owner {
             AttributeOwner::User(id) => self.caching.principal_changed(id, true).await,

@@ -1,4 +1,4 @@
-//! The audit sink (SPEC §3.6): requests hand rows to a bounded buffer; one background writer
+//! The audit sink (docs/authorization.md#audit): requests hand rows to a bounded buffer; one background writer
 //! stores them in batches. Rows are never dropped while the process runs: a full buffer makes
 //! the request wait (then answer 503 before its effect), a database that cannot be reached is
 //! retried with exponential backoff, and a row the database refuses is stored in a sanitised

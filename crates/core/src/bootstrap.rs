@@ -1,4 +1,4 @@
-//! The first administrator and the admin CLI (SPEC §4.6).
+//! The first administrator and the admin CLI (docs/authentication.md#first-administrator-and-cli).
 
 use crate::auth::{AuthService, Registration};
 use crate::config::AdminBootstrap;

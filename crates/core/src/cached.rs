@@ -1,5 +1,5 @@
-//! The cache as the use cases see it: the keys and TTLs of SPEC §5.2 and the write effects of
-//! §5.3, over the key/bytes [`Cache`] of `taskify-cache` (which knows nothing about tasks).
+//! The cache as the use cases see it: the keys and TTLs of docs/cache.md#keys-and-ttls and the write effects of
+//! docs/cache.md#what-writes-do, over the key/bytes [`Cache`] of `taskify-cache` (which knows nothing about tasks).
 //!
 //! Reads go L1 → L2 → database with single flight; writers call the matching `*_changed`
 //! method after their database commit. Without Redis the same code runs on L1 alone.
@@ -52,7 +52,7 @@ struct CachedTask {
     attributes: Vec<Attribute>,
 }
 
-/// Typed, spec-shaped access to the two-level cache. Cheap to clone.
+/// Typed access to the two-level cache. Cheap to clone.
 #[derive(Clone)]
 pub struct Caching {
     cache: Cache,
@@ -234,7 +234,7 @@ impl Caching {
         self.cache.bump(&[&gen_user(owner), GEN_ALL]).await;
     }
 
-    /// A task list through the cache (SPEC §5.2): the key carries the generation counter that
+    /// A task list through the cache (docs/cache.md#keys-and-ttls): the key carries the generation counter that
     /// covers it, so writes make old entries unreachable instead of deleting them.
     pub async fn task_list<F, Fut>(
         &self,
@@ -277,7 +277,7 @@ impl Caching {
 }
 
 impl Caching {
-    /// The built-in warm-up (SPEC §1.6): `task:{id}` of the 100 most recently updated tasks,
+    /// The built-in warm-up (docs/cache.md#administration-endpoints): `task:{id}` of the 100 most recently updated tasks,
     /// written with the read-fill rules (never over a newer value or a tombstone). Returns how
     /// many entries were stored.
     pub async fn warm_recent_tasks(&self, store: &Store) -> CoreResult<usize> {
@@ -302,7 +302,7 @@ impl Caching {
     }
 }
 
-/// The normalised query: defaults applied, parameters in the fixed order of SPEC §5.2, as a
+/// The normalised query: defaults applied, parameters in the fixed order of docs/cache.md#keys-and-ttls, as a
 /// JSON array so that no text inside `q` can be mistaken for another parameter.
 fn list_query_text(q: &TaskListQuery) -> String {
     let opt_time = |t: &Option<Timestamp>| t.as_ref().map(format_micros);

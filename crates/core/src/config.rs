@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Which allowed reads are audited (SPEC §3.6 `AUDIT_ALLOWED_READS`).
+/// Which allowed reads are audited (docs/authorization.md#audit `AUDIT_ALLOWED_READS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowedReads {
     All,
@@ -10,7 +10,7 @@ pub enum AllowedReads {
     None,
 }
 
-/// argon2id parameters and the concurrency cap (SPEC §4.5).
+/// argon2id parameters and the concurrency cap (docs/authentication.md#passwords-and-identity-fields).
 #[derive(Debug, Clone)]
 pub struct PasswordConfig {
     pub memory_kib: u32,
@@ -19,7 +19,7 @@ pub struct PasswordConfig {
     pub max_concurrent: usize,
 }
 
-/// Login throttling thresholds (SPEC §4.4).
+/// Login throttling thresholds (docs/authentication.md#login-throttling).
 #[derive(Debug, Clone)]
 pub struct ThrottleConfig {
     pub max_failures: u32,
@@ -29,7 +29,7 @@ pub struct ThrottleConfig {
     pub lockout: Duration,
 }
 
-/// Audit writer settings (SPEC §3.6).
+/// Audit writer settings (docs/authorization.md#audit).
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
     pub batch_size: usize,
@@ -39,7 +39,7 @@ pub struct AuditConfig {
     pub allowed_reads: AllowedReads,
 }
 
-/// The first administrator (SPEC §4.6).
+/// The first administrator (docs/authentication.md#first-administrator-and-cli).
 #[derive(Clone)]
 pub struct AdminBootstrap {
     pub email: String,

@@ -1,11 +1,11 @@
 //! What the use cases need to know about the HTTP request that caused them: for audit rows,
 //! throttling and token bookkeeping. Built by the server once per request.
 
-/// Request facts recorded in audit rows (SPEC §3.6) and refresh-token rows.
+/// Request facts recorded in audit rows (docs/authorization.md#audit) and refresh-token rows.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     pub request_id: String,
-    /// The client IP after `TRUSTED_PROXIES` processing (§7.5).
+    /// The client IP after `TRUSTED_PROXIES` processing (docs/http-contract.md#rate-limits).
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub method: String,

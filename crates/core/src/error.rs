@@ -1,10 +1,10 @@
-//! The error vocabulary of the use cases. Each variant is one problem code of SPEC §0.5; the
+//! The error vocabulary of the use cases. Each variant is one problem code of docs/http-contract.md#errors; the
 //! server maps them to HTTP statuses in exactly one place.
 
 use taskify_domain::FieldError;
 use taskify_store::StoreError;
 
-/// Why authentication failed (401 codes of SPEC §0.5 / §4.1).
+/// Why authentication failed (401 codes of docs/http-contract.md#errors / docs/authentication.md#access-tokens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     MissingToken,
@@ -43,10 +43,10 @@ pub enum CoreError {
     /// The permission is held but the policies deny this resource.
     #[error("access denied")]
     Forbidden,
-    /// The target does not exist; the text is the spec's message (`Task not found`, …).
+    /// The target does not exist; the text is the documented message (`Task not found`, …).
     #[error("{0}")]
     NotFound(&'static str),
-    /// A business conflict; the text is the spec's message.
+    /// A business conflict; the text is the documented message.
     #[error("{0}")]
     Conflict(&'static str),
     #[error("precondition failed")]

@@ -2,7 +2,7 @@
 //!
 //! The server guarantees a JSON object; this module tells absent from `null` from a value and
 //! collects wrong JSON types (400 `invalid_request`) separately from rule violations
-//! (400 `validation_failed`), because SPEC §0.6 orders the first before the second.
+//! (400 `validation_failed`), because docs/http-contract.md#order-of-checks orders the first before the second.
 
 use crate::error::{CoreError, CoreResult};
 use serde_json::{Map, Value};

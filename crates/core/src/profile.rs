@@ -1,4 +1,4 @@
-//! Profile use cases (SPEC §1.4): the caller's own profile, its allow-listed update with
+//! Profile use cases (docs/http-contract.md#profile): the caller's own profile, its allow-listed update with
 //! password change, and reading another user's profile.
 
 use crate::access::{Access, Resource};

@@ -1,4 +1,4 @@
-//! Validation of identity fields and passwords (SPEC §1.2, §4.5), shared by register, profile
+//! Validation of identity fields and passwords (docs/authentication.md#endpoints, docs/authentication.md#passwords-and-identity-fields), shared by register, profile
 //! updates, the CLI and the admin bootstrap.
 
 use taskify_domain::text::{char_len, check_line};
@@ -7,7 +7,7 @@ use taskify_domain::text::{char_len, check_line};
 const SPECIAL: &str = "!@#$%^&*()_+-=[]{}|;:,.<>?";
 
 /// Checks the password rules: 8–128 characters with an uppercase letter, a lowercase letter,
-/// a digit and a special character. The message names the missing classes in spec order.
+/// a digit and a special character. The message names the missing classes in the documented order.
 pub fn password_problem(password: &str) -> Option<String> {
     let len = char_len(password);
     if !(8..=128).contains(&len) {

@@ -109,7 +109,7 @@ impl AttributeValue {
     }
 }
 
-/// An attribute as the API shows it (SPEC §1.0).
+/// An attribute as the API shows it (docs/http-contract.md#shared-objects).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attribute {
     pub key: String,

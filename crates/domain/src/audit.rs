@@ -1,4 +1,4 @@
-//! Audit log entries (SPEC §2.2, §3.6).
+//! Audit log entries (docs/data-model.md#tables, docs/authorization.md#audit).
 
 use crate::page::{Order, PageRequest};
 use crate::text::storable;
@@ -167,7 +167,7 @@ pub struct AuditQuery {
     pub page: PageRequest,
 }
 
-/// `total` stops counting here (SPEC §1.5).
+/// `total` stops counting here (docs/http-contract.md#administration).
 pub const AUDIT_TOTAL_CAP: u64 = 10_000;
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ impl Scope {
     }
 }
 
-/// A permission row (SPEC §2.2), as `GET /roles` shows it.
+/// A permission row (docs/data-model.md#tables), as `GET /roles` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Permission {
     pub id: Uuid,

@@ -1,4 +1,4 @@
-//! Pagination and sort order (SPEC §0.7).
+//! Pagination and sort order (docs/http-contract.md#pagination).
 
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,7 @@ impl Order {
     }
 }
 
-/// One page of results plus the totals of §0.7.
+/// One page of results plus the totals of docs/http-contract.md#pagination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Paged<T> {
     pub items: Vec<T>,

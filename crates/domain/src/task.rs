@@ -5,7 +5,7 @@ use crate::time::{Timestamp, serde_micros};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A task as the API shows it (SPEC §1.0).
+/// A task as the API shows it (docs/http-contract.md#shared-objects).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub id: Uuid,
@@ -139,7 +139,7 @@ impl TaskSort {
 }
 
 /// Which tasks a caller may see in a list, derived from the scopes of their `task:read`
-/// permissions (SPEC §3.4 "Lists").
+/// permissions (docs/authorization.md#lists).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Visibility {
     /// Only the caller's own tasks.

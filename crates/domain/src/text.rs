@@ -1,4 +1,4 @@
-//! Text rules shared by every layer (SPEC §0.3): lengths in code points, ASCII-only case folding,
+//! Text rules shared by every layer (docs/http-contract.md#request-bodies-and-field-rules): lengths in code points, ASCII-only case folding,
 //! control characters in single-line fields.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! Timestamps: always UTC, rendered with exactly six fractional digits (SPEC §0.4).
+//! Timestamps: always UTC, rendered with exactly six fractional digits (docs/http-contract.md#times-identifiers-and-durations).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

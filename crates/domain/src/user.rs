@@ -5,7 +5,7 @@ use crate::time::{Timestamp, serde_micros};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A user (SPEC §1.0). The password hash is never part of it.
+/// A user (docs/http-contract.md#shared-objects). The password hash is never part of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: Uuid,

@@ -1,4 +1,4 @@
-//! Configuration of the job system (SPEC §9.1 `JOB_*`).
+//! Configuration of the job system (docs/operations.md#configuration `JOB_*`).
 
 use std::fmt;
 use std::future::Future;
@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::job::Job;
 
-/// The names of the four Redis structures (SPEC §6.4). The defaults are the fixed names of the
-/// spec, without any prefix; a deployment MUST use them. Tests use [`QueueKeys::with_prefix`] to
+/// The names of the four Redis structures (docs/jobs.md#redis-structures). The defaults are the fixed names of the
+/// design, without any prefix; a deployment MUST use them. Tests use [`QueueKeys::with_prefix`] to
 /// get a private set on a shared Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueKeys {
@@ -24,7 +24,7 @@ pub struct QueueKeys {
 }
 
 impl QueueKeys {
-    /// The spec names behind `prefix` (`<prefix>cache_jobs`, …).
+    /// The documented names behind `prefix` (`<prefix>cache_jobs`, …).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             ready: format!("{prefix}cache_jobs"),
@@ -48,7 +48,7 @@ impl Default for QueueKeys {
 /// lease is renewed while it runs, and shutdown may interrupt it.
 pub type ExecutionHook = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// Settings of [`crate::JobSystem`]. `Default` gives the defaults of SPEC §9.1.
+/// Settings of [`crate::JobSystem`]. `Default` gives the defaults of docs/operations.md#configuration.
 #[derive(Clone)]
 pub struct JobConfig {
     /// `JOB_LOCAL_WORKERS` (5). 0 leaves the local queue unserved (paused).
@@ -75,7 +75,7 @@ pub struct JobConfig {
     pub local_dlq_max: usize,
     /// Prefix of the worker ids written into leases (`<prefix>-r<n>`); the instance id.
     pub worker_id_prefix: String,
-    /// The Redis structure names; the spec names by default.
+    /// The Redis structure names; the documented names by default.
     pub keys: QueueKeys,
     /// How often expired leases are reaped (5 s).
     pub reap_interval: Duration,

@@ -1,4 +1,4 @@
-//! Durations as the jobs API writes and reads them (SPEC §0.4, §6.1): Go-style duration strings
+//! Durations as the jobs API writes and reads them (docs/http-contract.md#times-identifiers-and-durations, docs/jobs.md#job-document): Go-style duration strings
 //! (`"15m"`, `"1h30m"`, `"1500ms"`) and integer nanoseconds in, Go's `Duration.String()` out
 //! (`"15m0s"`, `"1.5s"`, `"720h0m0s"`).
 
@@ -77,7 +77,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(nanos))
 }
 
-/// Reads a job TTL from a request body member (SPEC §6.1 "TTL input"):
+/// Reads a job TTL from a request body member (docs/jobs.md#job-document "TTL input"):
 /// - absent, `null`, `0` or a zero duration string: `default`;
 /// - a JSON integer: nanoseconds; a string: a duration ([`parse_duration`]);
 /// - the value is truncated to whole milliseconds and must then lie within 1 s ..= 30 days.
@@ -106,7 +106,7 @@ pub fn parse_ttl(value: Option<&Value>, default: Duration) -> Result<Duration, S
     Ok(ttl)
 }
 
-/// Renders a job TTL as the API sends it (SPEC §6.1 "TTL output"): [`format_duration`].
+/// Renders a job TTL as the API sends it (docs/jobs.md#job-document "TTL output"): [`format_duration`].
 pub fn format_ttl(ttl: Duration) -> String {
     format_duration(ttl)
 }

@@ -1,4 +1,4 @@
-//! What each job type does (SPEC §6.1). Local and Redis workers run exactly this code.
+//! What each job type does (docs/jobs.md#job-document). Local and Redis workers run exactly this code.
 
 use std::future::Future;
 use std::time::Duration;
@@ -116,7 +116,7 @@ where
             match (p.key, p.pattern) {
                 (Some(key), None) => {
                     validate_key(&key, true).map_err(|e| format!("key {e}"))?;
-                    // A pending L2 part is replayed by the cache's own recovery (SPEC §5.6).
+                    // A pending L2 part is replayed by the cache's own recovery (docs/cache.md#redis-outages).
                     cache.invalidate(&[&key]).await;
                     Ok(())
                 }
@@ -146,7 +146,7 @@ async fn write(cache: &Cache, key: &str, value: Bytes, ttl: Duration) -> Result<
 }
 
 /// Deep JSON equality with numbers compared by value (`1 == 1.0`), as validation jobs compare
-/// (SPEC §6.1). Object member order does not matter; array order does.
+/// (docs/jobs.md#job-document). Object member order does not matter; array order does.
 pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {

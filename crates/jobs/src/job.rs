@@ -1,4 +1,4 @@
-//! The job document (SPEC §6.1) and the description of a job to enqueue.
+//! The job document (docs/jobs.md#job-document) and the description of a job to enqueue.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,7 +16,7 @@ pub const DEFAULT_PRIORITY: u8 = 5;
 pub const MOST_URGENT: u8 = 1;
 /// The least urgent priority.
 pub const LEAST_URGENT: u8 = 10;
-/// The factor of the priority in a ready score: `priority × 10^13 + ready_at_ms` (SPEC §6.4).
+/// The factor of the priority in a ready score: `priority × 10^13 + ready_at_ms` (docs/jobs.md#redis-structures).
 pub const PRIORITY_FACTOR: i64 = 10_000_000_000_000;
 
 /// Which queue a job was routed to: the `queue` of the 202 bodies and of the metrics.
@@ -39,7 +39,7 @@ impl Queue {
     }
 }
 
-/// The five job types and their wire names (SPEC §6.1).
+/// The five job types and their wire names (docs/jobs.md#job-document).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobType {
     /// `cache_warmup`: write `data` under `key` with `ttl`.
@@ -60,7 +60,7 @@ pub enum JobType {
 }
 
 impl JobType {
-    /// Every type, in the order of SPEC §6.1.
+    /// Every type, in the order of docs/jobs.md#job-document.
     pub const ALL: [JobType; 5] = [Self::Warmup, Self::Scheduled, Self::Batch, Self::Validation, Self::Eviction];
 
     /// The wire name (`cache_warmup`, …).
@@ -79,7 +79,7 @@ impl JobType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// The `message` of the 202 body of the endpoint that enqueues this type (SPEC §1.7).
+    /// The `message` of the 202 body of the endpoint that enqueues this type (docs/jobs.md#endpoints).
     pub fn accepted_message(self) -> &'static str {
         match self {
             Self::Warmup => "Warmup job enqueued successfully",
@@ -104,7 +104,7 @@ pub fn type_label(kind: &str) -> &'static str {
 }
 
 /// A job document, exactly as stored in the queues, returned by the inspection endpoints and kept
-/// in the DLQ (SPEC §6.1):
+/// in the DLQ (docs/jobs.md#job-document):
 ///
 /// ```json
 /// {"id":"…","type":"cache_warmup","payload":{"key":"test:key","data":{"test":"data"},"ttl":"15m0s"},
@@ -125,7 +125,7 @@ pub struct Job {
     /// which fail with `unknown job type <type>`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The type's payload (SPEC §6.1 table).
+    /// The type's payload (docs/jobs.md#job-document table).
     pub payload: Value,
     /// How many times the job has started (incremented when a worker takes it).
     pub attempts: u32,
@@ -159,7 +159,7 @@ impl Job {
     }
 
     /// The score of this job in the ready set: `priority × 10^13 + process_at` in unix ms
-    /// (SPEC §6.4), so that the lowest score is the most urgent, then the oldest.
+    /// (docs/jobs.md#redis-structures), so that the lowest score is the most urgent, then the oldest.
     pub fn ready_score(&self) -> i64 {
         ready_score(self.priority, self.process_at)
     }
@@ -170,7 +170,7 @@ impl Job {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Makes the job fresh again for a DLQ retry (SPEC §1.7): `attempts` 0, due now, no failure
+    /// Makes the job fresh again for a DLQ retry (docs/jobs.md#endpoints): `attempts` 0, due now, no failure
     /// time, no lease. `last_error` is kept as history until the next failure replaces it.
     pub fn reset_for_retry(&mut self, now: DateTime<Utc>) {
         self.attempts = 0;
@@ -186,7 +186,7 @@ pub fn ready_score(priority: u8, at: DateTime<Utc>) -> i64 {
     i64::from(priority.clamp(MOST_URGENT, LEAST_URGENT)) * PRIORITY_FACTOR + at.timestamp_millis()
 }
 
-/// Formats a timestamp as the API does (SPEC §0.4): RFC 3339 UTC, `Z`, 6 fractional digits.
+/// Formats a timestamp as the API does (docs/http-contract.md#times-identifiers-and-durations): RFC 3339 UTC, `Z`, 6 fractional digits.
 pub fn format_timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -257,7 +257,7 @@ impl From<RawJob> for Job {
 pub struct NewJob {
     /// The type.
     pub kind: JobType,
-    /// The payload, in the shape of SPEC §6.1 (`ttl` already rendered as text).
+    /// The payload, in the shape of docs/jobs.md#job-document (`ttl` already rendered as text).
     pub payload: Value,
     /// 1..=10 (0 is read as 5, larger values as 10).
     pub priority: u8,

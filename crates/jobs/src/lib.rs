@@ -1,10 +1,10 @@
-//! Taskify's cache-warming jobs (SPEC §6): the job document, the input rules of the job
+//! Taskify's cache-warming jobs (docs/jobs.md): the job document, the input rules of the job
 //! endpoints, the router, the in-process queue and its workers, and the distributed Redis queue
 //! with its atomic Lua operations.
 //!
 //! # Shape
-//! - [`Job`], [`JobType`], [`NewJob`]: the document of SPEC §6.1 and what a request asks for.
-//! - [`request`]: the 400 rules of SPEC §1.7 ([`warmup_request`], …, [`dlq_retry_request`],
+//! - [`Job`], [`JobType`], [`NewJob`]: the document of docs/jobs.md#job-document and what a request asks for.
+//! - [`request`]: the 400 rules of docs/jobs.md#endpoints ([`warmup_request`], …, [`dlq_retry_request`],
 //!   [`dlq_purge_request`], [`parse_limit`]), the key rules ([`validate_key`]) and TTLs
 //!   ([`parse_ttl`], [`format_ttl`]).
 //! - [`JobSystem`]: one instance's router, workers, reaper, DLQ administration, stats and

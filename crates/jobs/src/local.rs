@@ -1,4 +1,4 @@
-//! The in-process queue (SPEC §6.5): a priority queue of ready jobs (priority ascending, then
+//! The in-process queue (docs/jobs.md#local-queue-retries-and-dead-letters): a priority queue of ready jobs (priority ascending, then
 //! enqueue order), a delayed set (retries, and scheduled jobs while Redis is unavailable) and a
 //! bounded dead-letter list. Everything lives in memory.
 

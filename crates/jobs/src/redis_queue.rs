@@ -1,4 +1,4 @@
-//! The Redis side of the queue (SPEC §6.4): the four structures and their operations. Every call
+//! The Redis side of the queue (docs/jobs.md#redis-structures): the four structures and their operations. Every call
 //! goes through the cache's [`RedisHandle`], so the circuit breaker named `redis` guards the
 //! queue like every other Redis use, and only non-blocking commands are sent on the shared
 //! multiplexed connection.
@@ -137,7 +137,7 @@ impl RedisQueue {
         &self.inner.keys
     }
 
-    /// Whether the breaker lets calls through (SPEC §6.3 "Redis available").
+    /// Whether the breaker lets calls through (docs/jobs.md#routing "Redis available").
     pub fn is_available(&self) -> bool {
         self.inner.handle.is_available()
     }

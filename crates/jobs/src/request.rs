@@ -1,8 +1,8 @@
-//! The input rules of the job endpoints (SPEC §1.7): body members of the five enqueue endpoints,
+//! The input rules of the job endpoints (docs/jobs.md#endpoints): body members of the five enqueue endpoints,
 //! the DLQ selections, and the `limit` / `offset` query parameters.
 //!
 //! Every function returns either the parsed value or a [`RequestError`] naming every failing
-//! member. Its [`RequestErrorKind`] follows SPEC §0.3 / §0.6: a member of the wrong JSON type is
+//! member. Its [`RequestErrorKind`] follows docs/http-contract.md#request-bodies-and-field-rules / docs/http-contract.md#order-of-checks: a member of the wrong JSON type is
 //! `invalid_request`, a well-typed value that breaks a rule is `validation_failed`; when both
 //! occur, only the `invalid_request` errors are reported (it is checked first).
 
@@ -46,7 +46,7 @@ pub struct RequestError {
     pub errors: Vec<FieldError>,
 }
 
-/// What a DLQ retry or purge applies to (SPEC §1.7).
+/// What a DLQ retry or purge applies to (docs/jobs.md#endpoints).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DlqSelection {
     /// Every entry (`{"all":true}`, `?all=true`).

@@ -1,4 +1,4 @@
-//! The atomic queue operations of SPEC §6.4, each one Lua script (run with `EVALSHA`, loaded on
+//! The atomic queue operations of docs/jobs.md#redis-structures, each one Lua script (run with `EVALSHA`, loaded on
 //! `NOSCRIPT` by `redis::Script`), plus `release` for graceful shutdown.
 //!
 //! # Editing job documents in Lua without re-encoding them
@@ -221,7 +221,7 @@ if #dead > 0 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) end
 return {requeued, discarded, dead}
 "#;
 
-/// release (graceful shutdown, SPEC §8.3 (4)). KEYS: processing, ready. ARGV: the claimed
+/// release (graceful shutdown, docs/operations.md#graceful-shutdown the job stop). KEYS: processing, ready. ARGV: the claimed
 /// document, now ms. Hands an interrupted job back: removes the lease, gives back the attempt
 /// it had started (`attempts - 1`, not below 0) and adds it to ready. Returns 1, or 0 when the
 /// lease is no longer this worker's.

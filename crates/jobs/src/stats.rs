@@ -1,5 +1,5 @@
 //! The bodies the job system reports: the `cache_warming` and `queue_sizes` parts of the stats
-//! (SPEC §5.8), the inspection and the DLQ page (SPEC §1.7), and the shutdown report.
+//! (docs/cache.md#stats), the inspection and the DLQ page (docs/jobs.md#endpoints), and the shutdown report.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::duration::format_duration;
 use crate::job::Job;
 
-/// The `queue_sizes` object (SPEC §5.8): `{"local","redis_immediate","redis_delayed",
+/// The `queue_sizes` object (docs/cache.md#stats): `{"local","redis_immediate","redis_delayed",
 /// "redis_processing","redis_dead_letter"}`. The `redis_*` sizes are `null` when Redis is
 /// disabled or unavailable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -28,7 +28,7 @@ pub struct QueueSizes {
     pub redis_dead_letter: Option<u64>,
 }
 
-/// The `local_worker_stats` object of `cache_warming` (SPEC §5.8).
+/// The `local_worker_stats` object of `cache_warming` (docs/cache.md#stats).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LocalWorkerStats {
     /// `JOB_LOCAL_WORKERS`.
@@ -49,7 +49,7 @@ pub struct LocalWorkerStats {
     pub queue_capacity: u64,
 }
 
-/// The `cache_warming` object (SPEC §5.8). Counts are per instance since it started.
+/// The `cache_warming` object (docs/cache.md#stats). Counts are per instance since it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WarmingStats {
     /// Successful executions (local and Redis workers of this instance).
@@ -64,7 +64,7 @@ pub struct WarmingStats {
     pub distributed_jobs: u64,
     /// Jobs this instance routed to its local queue.
     pub local_jobs: u64,
-    /// "Redis available" (SPEC §6.3): configured and the breaker not open.
+    /// "Redis available" (docs/jobs.md#routing): configured and the breaker not open.
     pub redis_available: bool,
     /// `JOB_DISTRIBUTED_WORKERS`, or 0 without Redis.
     pub distributed_workers: usize,
@@ -74,7 +74,7 @@ pub struct WarmingStats {
     pub local_worker_stats: LocalWorkerStats,
 }
 
-/// The body of `GET /api/v1/cache/jobs` (SPEC §1.7), ready to serialise.
+/// The body of `GET /api/v1/cache/jobs` (docs/jobs.md#endpoints), ready to serialise.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
     /// "Redis available" when the inspection was taken.
@@ -92,7 +92,7 @@ pub struct Inspection {
     pub processing: Vec<Job>,
 }
 
-/// The body of `GET /api/v1/cache/jobs/dlq` (SPEC §1.7): `{"jobs":[…],"total":N}`, newest first.
+/// The body of `GET /api/v1/cache/jobs/dlq` (docs/jobs.md#endpoints): `{"jobs":[…],"total":N}`, newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct DlqPage {
     /// The page, newest first; each job carries `last_error` and `failed_at`.

@@ -1,4 +1,4 @@
-//! The job metrics of SPEC §8.1, behind small helpers so that names and label values are spelled
+//! The job metrics of docs/operations.md#metrics, behind small helpers so that names and label values are spelled
 //! in one place. Labels are low-cardinality: `type` is a known wire name or `unknown`.
 
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub const JOB_DURATION: &str = "cache_job_duration_seconds";
 pub const QUEUE_GAUGES: [&str; 6] = ["local", "local_delayed", "ready", "delayed", "processing", "dlq"];
 
 /// Exports the job counters that may legitimately stay at zero (failures, retries, dead letters,
-/// expired leases), so every metric of SPEC §8.1 is present from the start.
+/// expired leases), so every metric of docs/operations.md#metrics is present from the start.
 pub fn register() {
     for kind in crate::job::JobType::ALL.map(crate::job::JobType::as_str) {
         metrics::counter!(JOBS_RETRIED, "type" => kind).absolute(0);

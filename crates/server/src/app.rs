@@ -1,5 +1,5 @@
 //! Wiring: database, migrations and the admin bootstrap under the migration lock, services,
-//! background loops, the HTTP server, and the graceful shutdown of SPEC §8.3.
+//! background loops, the HTTP server, and the graceful shutdown of docs/operations.md#graceful-shutdown.
 
 use crate::config::Config;
 use crate::http::{
@@ -141,7 +141,7 @@ pub async fn serve(
             server.abort();
         }
     }
-    // After the last request (SPEC §8.3): the job workers stop (running jobs finish or return
+    // After the last request (docs/operations.md#graceful-shutdown): the job workers stop (running jobs finish or return
     // their lease; local jobs move to Redis when it is up), then the audit buffer is flushed and
     // the pools close.
     let report = jobs.shutdown().await;
@@ -202,12 +202,12 @@ fn log_startup(config: &Config, store: &Store, address: SocketAddr) {
         tracing::warn!(
             policy_file = %path,
             "POLICY_FILE replaces the built-in policies for single-resource and collection decisions; \
-             task list rows still follow the default visibility rules (SPEC §3.4)"
+             task list rows still follow the default visibility rules (docs/authorization.md#default-policies)"
         );
     }
 }
 
-/// Hourly, idempotent clean-up (SPEC §2.2).
+/// Hourly, idempotent clean-up (docs/data-model.md#tables).
 async fn housekeeping(store: Store, audit_retention: Option<Duration>, stop: CancellationToken) {
     let retention = audit_retention.and_then(|d| chrono::Duration::from_std(d).ok());
     loop {

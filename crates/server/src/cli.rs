@@ -1,4 +1,4 @@
-//! The command line (SPEC §4.6). Exit codes: 0 success, 1 failure, 2 bad usage (clap's own).
+//! The command line (docs/authentication.md#first-administrator-and-cli). Exit codes: 0 success, 1 failure, 2 bad usage (clap's own).
 
 use crate::app;
 use crate::config::Config;

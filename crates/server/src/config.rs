@@ -1,4 +1,4 @@
-//! Configuration (SPEC §9): one struct, loaded once from a variable lookup (the process
+//! Configuration (docs/operations.md#configuration): one struct, loaded once from a variable lookup (the process
 //! environment plus an optional `.env`), validated at start-up with errors that name the
 //! variable and what it expects. There is no silent fallback for a bad value.
 
@@ -78,7 +78,7 @@ pub struct Config {
     pub jobs: JobConfig,
     /// Period of the built-in warm-up; `None` disables it.
     pub cache_warm_interval: Option<Duration>,
-    /// Proxies whose `X-Forwarded-For` is believed (SPEC §7.5).
+    /// Proxies whose `X-Forwarded-For` is believed (docs/http-contract.md#rate-limits).
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
     pub core: CoreConfig,
@@ -96,7 +96,7 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Placeholder secrets refused in production (SPEC §9.2).
+/// Placeholder secrets refused in production (docs/operations.md#production-checks).
 const PLACEHOLDER_SECRETS: &[&str] = &[
     "your-secret-key",
     "default_secret_change_in_production",
@@ -334,7 +334,7 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds the configuration from a variable lookup (SPEC §9.1 names).
+    /// Builds the configuration from a variable lookup (docs/operations.md#configuration names).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars { lookup };
         let environment =
@@ -532,7 +532,7 @@ impl Config {
         Ok(config)
     }
 
-    /// SPEC §9.2.
+    /// docs/operations.md#production-checks.
     fn production_checks<F: Fn(&str) -> Option<String>>(&self, vars: &Vars<F>) -> Result<(), ConfigError> {
         let secret = vars.raw("JWT_SECRET").unwrap_or_default();
         if secret.len() < 32 || PLACEHOLDER_SECRETS.contains(&secret.as_str()) {

@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
-/// Histogram buckets of SPEC §8.1, in seconds.
+/// Histogram buckets of docs/operations.md#metrics, in seconds.
 const BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -40,7 +40,7 @@ pub fn refresh_gauges(state: &AppState) {
     state.metrics.run_upkeep();
 }
 
-/// Help text of every metric of SPEC §8.1 (and Taskify's own), so the exposition carries
+/// Help text of every metric of docs/operations.md#metrics (and Taskify's own), so the exposition carries
 /// `# HELP` lines (promtool's lint wants them).
 const DESCRIPTIONS: &[(&str, &str)] = &[
     ("http_requests_total", "HTTP requests by method, route template and status."),
@@ -87,7 +87,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
 ];
 
 /// Describes every metric and creates the counters that may legitimately stay at zero, so the
-/// exposition names every metric of SPEC §8.1 from the start.
+/// exposition names every metric of docs/operations.md#metrics from the start.
 fn describe_metrics() {
     for (name, help) in DESCRIPTIONS {
         let (name, help) = (*name, *help);

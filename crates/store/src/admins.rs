@@ -1,4 +1,4 @@
-//! The last-admin rule (SPEC §1.5): no write may leave the system without an active admin.
+//! The last-admin rule (docs/http-contract.md#administration): no write may leave the system without an active admin.
 //!
 //! An *active admin* is a non-deleted, active user with an active `admin` assignment. Only a
 //! permanent assignment (no `expires_at`) counts as the admin that lets another one go: a

@@ -18,7 +18,7 @@ const COLUMNS_PER_ROW: usize = 15;
 /// and the 32 766 of every SQLite since 3.32 (the bundled one is newer).
 const ROWS_PER_INSERT: usize = 500;
 
-/// Rows removed per housekeeping DELETE, so one run never holds a long lock (SPEC §2.2).
+/// Rows removed per housekeeping DELETE, so one run never holds a long lock (docs/data-model.md#tables).
 const AUDIT_DELETE_BATCH: i64 = 10_000;
 
 #[derive(sqlx::FromRow)]
@@ -90,7 +90,7 @@ impl Store {
     /// counts at most `AUDIT_TOTAL_CAP` rows (the caller reports `total_capped`).
     ///
     /// Rows with equal timestamps are ordered by id ascending in both directions, the tie-break
-    /// rule of every list (SPEC §0.7).
+    /// rule of every list (docs/http-contract.md#pagination).
     pub async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Paged<AuditEntry>> {
         let (filter, count_params) = audit_filter(query);
         let count_sql =

@@ -26,7 +26,7 @@ impl Backend {
     }
 }
 
-/// Pool settings (SPEC §9.1 `DB_*`, `REQUEST_TIMEOUT`).
+/// Pool settings (docs/operations.md#configuration `DB_*`, `REQUEST_TIMEOUT`).
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     pub max_connections: u32,
@@ -61,7 +61,7 @@ pub(crate) enum Pool {
 }
 
 /// SQLite waits this long for a competing writer before giving up with `SQLITE_BUSY`
-/// (SPEC §2.1 asks for at least 5 s).
+/// (docs/data-model.md#portable-types asks for at least 5 s).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Store {
@@ -128,7 +128,7 @@ impl Store {
 async fn connect_postgres(url: &str, config: &PoolConfig) -> StoreResult<sqlx::PgPool> {
     let timeout_ms = config.statement_timeout.as_millis().max(1);
     // Sent as a startup parameter, so every session (including reconnects) carries it and a
-    // timed-out request's query stops too (SPEC §9.1 REQUEST_TIMEOUT).
+    // timed-out request's query stops too (docs/operations.md#configuration REQUEST_TIMEOUT).
     let options =
         PgConnectOptions::from_str(url).map_err(db_err)?.options([("statement_timeout", format!("{timeout_ms}ms"))]);
     PgPoolOptions::new()

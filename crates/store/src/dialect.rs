@@ -11,7 +11,7 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
-    /// ASCII-only lowercase of `expr` (SPEC §0.3): PostgreSQL's `lower` follows the collation,
+    /// ASCII-only lowercase of `expr` (docs/http-contract.md#request-bodies-and-field-rules): PostgreSQL's `lower` follows the collation,
     /// and only the "C" collation leaves non-ASCII letters alone; SQLite's `lower` is ASCII-only.
     /// The same expressions back the unique indexes, so lookups can use them.
     pub(crate) fn fold(self, expr: &str) -> String {

@@ -1,4 +1,4 @@
-//! Idempotency-Key records for `POST /tasks` (SPEC §0.9).
+//! Idempotency-Key records for `POST /tasks` (docs/http-contract.md#idempotency).
 //!
 //! Claiming a key is atomic without a transaction: `INSERT … ON CONFLICT DO NOTHING` lets
 //! exactly one of several concurrent requests create the record, and the takeover of an expired

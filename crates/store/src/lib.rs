@@ -255,7 +255,7 @@ pub enum IdempotencyBegin {
 
 // ---------------------------------------------------------------- tokens
 
-/// A refresh-token row (SPEC §2.2). The plain token is never stored, only its SHA-256.
+/// A refresh-token row (docs/data-model.md#tables). The plain token is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshToken {
     pub id: Uuid,

@@ -129,7 +129,7 @@ impl Store {
         let result: StoreResult<AssignOutcome> = on_db!(&self.db, |pool, d| {
             let mut tx = pool.begin_with(d.begin_write()).await?;
             let target = load_target!(&mut *tx, user_id, role);
-            // An unknown role is a validation failure (400), which SPEC §0.6 checks before the
+            // An unknown role is a validation failure (400), which docs/http-contract.md#order-of-checks checks before the
             // existence of the user (404).
             let Some(role_id) = target.role_id else {
                 return Ok(AssignOutcome::UnknownRole);
@@ -142,7 +142,7 @@ impl Store {
                     return Ok(AssignOutcome::AlreadyAssigned);
                 }
                 // Expired but never revoked: the partial unique index would reject a second
-                // unrevoked row, so the old one is renewed instead (SPEC §2.2).
+                // unrevoked row, so the old one is renewed instead (docs/data-model.md#tables).
                 Some(row) => {
                     sqlx::query(
                         "UPDATE user_roles SET assigned_at = $2, expires_at = $3, assigned_by = $4 \

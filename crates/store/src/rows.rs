@@ -169,7 +169,7 @@ impl AttributeRow {
     }
 }
 
-/// The one definition of "active" (SPEC §2.2): no expiry, or an expiry after `now`.
+/// The one definition of "active" (docs/data-model.md#tables): no expiry, or an expiry after `now`.
 pub(crate) fn is_active(expires_at: Option<Timestamp>, now: Timestamp) -> bool {
     expires_at.is_none_or(|e| e > now)
 }

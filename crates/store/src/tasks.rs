@@ -124,7 +124,7 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<Option<Task>> {
         if changes.is_empty() {
-            // `{}` changes nothing, not even version or updated_at (SPEC §1.3); the
+            // `{}` changes nothing, not even version or updated_at (docs/http-contract.md#tasks); the
             // precondition still applies.
             let current = self.get_task(id, now).await?.map(|r| r.task);
             return Ok(current.filter(|t| expected_version.is_none_or(|v| v == t.version)));
@@ -253,7 +253,7 @@ fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d
             let me = params.push(Param::Uuid(*user_id));
             let department = Principal::normalise_department(Some(department));
             if department.is_empty() {
-                // An empty department never matches (SPEC §3.4): own tasks only.
+                // An empty department never matches (docs/authorization.md#default-policies): own tasks only.
                 clauses.push(format!("t.user_id = {me}"));
             } else {
                 let dept = params.push(Param::Text(department));

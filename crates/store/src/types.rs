@@ -1,5 +1,5 @@
 //! Portable column types: one Rust wrapper, the native type on PostgreSQL and the canonical text
-//! form of SPEC §2.1 on SQLite.
+//! form of docs/data-model.md#portable-types on SQLite.
 //!
 //! sqlx's own SQLite mappings do not fit the contract (a `Uuid` becomes a 16-byte BLOB and a
 //! `DateTime` text with a `+00:00` offset and a variable number of fraction digits), so these

@@ -1,4 +1,4 @@
-//! Principals and tasks for the integration tests, with the seeded roles of SPEC §2.3.
+//! Principals and tasks for the integration tests, with the seeded roles of docs/data-model.md#seed-data.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -16,7 +16,7 @@ pub const CONTEXT: DecisionContext<'static> = DecisionContext {
     path: "/api/v1/tasks",
 };
 
-/// Every `resource:action` of SPEC §2.3.
+/// Every `resource:action` of docs/data-model.md#seed-data.
 pub const ACTIONS: &[&str] = &[
     "profile:read",
     "profile:update",

@@ -16,7 +16,7 @@ use crate::telemetry::{self, Level, Op, Outcome};
 
 impl Inner {
     /// While the subscription is down or the breaker open, L1 entries older than
-    /// `CACHE_L1_OUTAGE_TTL` are not served (SPEC §5.6).
+    /// `CACHE_L1_OUTAGE_TTL` are not served (docs/cache.md#redis-outages).
     fn outage_mode(&self) -> bool {
         match &self.redis {
             None => false,

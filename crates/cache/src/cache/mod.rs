@@ -77,7 +77,7 @@ pub enum SetOutcome {
     Stored,
     /// An equal or higher version is in place: kept, and this instance's L1 copy dropped.
     KeptNewer,
-    /// A tombstone is in place: nothing stored (SPEC §5.1).
+    /// A tombstone is in place: nothing stored (docs/cache.md#levels).
     Tombstoned,
     /// Redis unavailable: L1 applied the write under the same rules, the key is pending.
     Pending,
@@ -92,7 +92,7 @@ pub enum SetOutcome {
 pub enum L2Outcome {
     /// Applied in L2 and published to the other instances.
     Applied,
-    /// Redis unavailable: recorded as pending, replayed when Redis is back (SPEC §5.6).
+    /// Redis unavailable: recorded as pending, replayed when Redis is back (docs/cache.md#redis-outages).
     Pending,
     /// Redis is not configured: L1 only.
     Local,
@@ -120,7 +120,7 @@ pub struct FillTicket {
     epoch: Option<String>,
 }
 
-/// The two-level cache (SPEC §5). Cheap to clone: clones share one cache.
+/// The two-level cache (docs/cache.md). Cheap to clone: clones share one cache.
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
@@ -209,7 +209,7 @@ enum L2Fill {
 
 impl Cache {
     /// A cache without Redis: L1 only, single-instance semantics, local invalidations and
-    /// in-process generation counters (SPEC §5.1 "Redis disabled"). Needs a Tokio runtime.
+    /// in-process generation counters (docs/cache.md#levels "Redis disabled"). Needs a Tokio runtime.
     pub fn local(config: CacheConfig) -> Self {
         let breaker = CircuitBreaker::new("redis", config.breaker.clone());
         let cache = Self { inner: Arc::new(Inner::new(config, breaker, None)) };
@@ -300,7 +300,7 @@ impl Inner {
     }
 
     fn cacheable(&self, key: &str) -> bool {
-        // Control characters are rejected by SPEC §0.3 anyway; excluding them here guarantees
+        // Control characters are rejected by docs/http-contract.md#request-bodies-and-field-rules anyway; excluding them here guarantees
         // that no logical key can end with the meta suffix.
         !key.is_empty() && key != EPOCH_NAME && !key.bytes().any(|b| b < 0x20 || b == 0x7f)
     }

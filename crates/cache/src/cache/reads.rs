@@ -38,7 +38,7 @@ impl Cache {
 
     /// Reads a key through both levels and, on a miss, loads it once per instance (single
     /// flight: concurrent callers for the same key wait for the first one's result, errors
-    /// included) and fills the cache by the read-fill rules of SPEC §5.1:
+    /// included) and fills the cache by the read-fill rules of docs/cache.md#levels:
     /// - L2 is written only if no current value or tombstone is there (SET NX semantics) and the
     ///   namespace epoch has not changed since the read;
     /// - L1 is filled only if L2 accepted the fill (or L2 is not in use) and no invalidation of
@@ -106,7 +106,7 @@ impl Cache {
         FillTicket { seq, epoch }
     }
 
-    /// A read fill outside a read (the built-in warm-up of SPEC §1.6): `SET NX` semantics in L2,
+    /// A read fill outside a read (the built-in warm-up of docs/cache.md#administration-endpoints): `SET NX` semantics in L2,
     /// never over a newer value or a tombstone, and no L1 fill over an invalidation that arrived
     /// since the ticket.
     pub async fn fill(&self, ticket: &FillTicket, key: &str, fill: Fill) -> FillOutcome {

@@ -32,7 +32,7 @@ impl Inner {
         telemetry::pending(lock(&r.pending).len());
     }
 
-    /// Replays the pending set after a loss (SPEC §5.6): bump the namespace epoch (hides every
+    /// Replays the pending set after a loss (docs/cache.md#redis-outages): bump the namespace epoch (hides every
     /// value written before, including those changed during the outage), apply the unapplied
     /// counter increments, redo a pending clear, publish `{"all":true}`, and clear this L1.
     /// Only then are L2 reads enabled again.

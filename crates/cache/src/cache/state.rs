@@ -26,7 +26,7 @@ impl Cache {
         self.inner.redis.is_some()
     }
 
-    /// "Redis available" of SPEC §6.3: configured and the breaker not open.
+    /// "Redis available" of docs/jobs.md#routing: configured and the breaker not open.
     pub fn redis_available(&self) -> bool {
         self.inner.redis.is_some() && self.inner.breaker.allows_calls()
     }
@@ -61,7 +61,7 @@ impl Cache {
         self.inner.redis.as_ref().map_or(0, |r| r.replays.load(Ordering::Acquire))
     }
 
-    /// Items in the pending set (SPEC §5.6); 0 without Redis.
+    /// Items in the pending set (docs/cache.md#redis-outages); 0 without Redis.
     pub fn pending_invalidations(&self) -> usize {
         self.inner.redis.as_ref().map_or(0, |r| lock(&r.pending).len())
     }
@@ -81,7 +81,7 @@ impl Cache {
         &self.inner.config
     }
 
-    /// The stats of SPEC §5.8 without the `INFO` figures (no Redis call).
+    /// The stats of docs/cache.md#stats without the `INFO` figures (no Redis call).
     pub fn stats(&self) -> CacheStats {
         let inner = &self.inner;
         let s = &inner.stats;

@@ -23,7 +23,7 @@ impl Cache {
     }
 
     /// An unconditional set through both levels plus an invalidation broadcast (the warm-up jobs
-    /// of SPEC §6.1). It replaces a tombstone.
+    /// of docs/jobs.md#job-document). It replaces a tombstone.
     pub async fn set(&self, key: &str, value: impl Into<Bytes>, ttl: Duration) -> SetOutcome {
         self.write(key, value.into(), None, ttl).await
     }
@@ -109,7 +109,7 @@ impl Cache {
         outcome
     }
 
-    /// Invalidates single keys (a task delete, an attribute change, and every DEL of SPEC §5.3):
+    /// Invalidates single keys (a task delete, an attribute change, and every DEL of docs/cache.md#what-writes-do):
     /// each key gets a tombstone in L2 that lives `tombstone_ttl` (60 s): the value is deleted,
     /// reads miss, and neither read fills nor writer sets land while it lives. L1 drops the keys
     /// and one message is published before this returns. Unavailable Redis makes the keys

@@ -1,4 +1,4 @@
-//! Cross-instance invalidation over pub/sub (SPEC §5.4, §5.5).
+//! Cross-instance invalidation over pub/sub (docs/cache.md#coherence, docs/cache.md#cross-instance-invalidation).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Generation counters (SPEC §5.2).
+//! Generation counters (docs/cache.md#keys-and-ttls).
 
 use taskify_cache::redis::AsyncCommands;
 

@@ -1,4 +1,4 @@
-//! Pattern evictions and clears through SCAN + UNLINK (SPEC §1.6, §5.5).
+//! Pattern evictions and clears through SCAN + UNLINK (docs/cache.md#administration-endpoints, docs/cache.md#cross-instance-invalidation).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Reads, fills and writer sets through both levels (SPEC §5.1).
+//! Reads, fills and writer sets through both levels (docs/cache.md#levels).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ async fn a_value_round_trips_through_both_levels_and_l2_holds_the_plain_json() {
     let json = r#"{"test":"data"}"#;
 
     assert_eq!(a.set("test:key", json, Duration::from_secs(900)).await, SetOutcome::Stored);
-    // L2 holds exactly the JSON under prefix + key, with its TTL (SPEC 12.F3).
+    // L2 holds exactly the JSON under prefix + key, with its TTL (docs/testing.md#f-cache-and-jobs F3).
     assert_eq!(ns.raw_get(&ns.physical("test:key")).await.as_deref(), Some(json));
     let pttl: i64 = ns.raw().await.pttl(ns.physical("test:key")).await.expect("PTTL");
     assert!(pttl > 0 && pttl <= 900_000, "pttl {pttl}");

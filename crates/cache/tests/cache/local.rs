@@ -1,4 +1,4 @@
-//! Redis disabled: L1 only, single-instance semantics (SPEC §5.1).
+//! Redis disabled: L1 only, single-instance semantics (docs/cache.md#levels).
 
 use std::convert::Infallible;
 use std::time::Duration;

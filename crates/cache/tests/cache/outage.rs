@@ -1,4 +1,4 @@
-//! Redis outages on a private `redis-server` (SPEC §5.6, §5.7).
+//! Redis outages on a private `redis-server` (docs/cache.md#redis-outages, docs/cache.md#circuit-breaker).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,4 @@
-//! The metrics of SPEC §8.1, captured with a thread-local debugging recorder on a
+//! The metrics of docs/operations.md#metrics, captured with a thread-local debugging recorder on a
 //! current-thread runtime (so background tasks report to it too).
 
 use std::time::Duration;

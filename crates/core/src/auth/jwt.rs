@@ -1,4 +1,4 @@
-//! HS256 access tokens (SPEC §4.1): issuing, and verification with the spec's check order so
+//! HS256 access tokens (docs/authentication.md#access-tokens): issuing, and verification with the documented check order so
 //! each failure maps to its own error code.
 
 use crate::error::AuthFailure;
@@ -57,7 +57,7 @@ impl JwtCodec {
     /// Fails when the secret is empty.
     pub fn new(secret: &[u8], ttl: std::time::Duration) -> Result<Self, jsonwebtoken::errors::Error> {
         let mut validation = Validation::new(Algorithm::HS256);
-        // Every claim is checked by hand below, in the order of SPEC §4.1, so each failure gets
+        // Every claim is checked by hand below, in the order of docs/authentication.md#access-tokens, so each failure gets
         // its own code; the library only checks the header, the alg and the signature.
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
@@ -104,7 +104,7 @@ impl JwtCodec {
         Ok(IssuedAccess { token, jti, expires_at_unix: exp })
     }
 
-    /// Checks 3–6 of SPEC §4.1; the first failure wins. There is no clock leeway.
+    /// Checks 3–6 of docs/authentication.md#access-tokens; the first failure wins. There is no clock leeway.
     pub fn verify(&self, token: &str, now_unix: i64) -> Result<AccessClaims, AuthFailure> {
         // Check 3: structure, header, alg exactly HS256, signature.
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)

@@ -1,4 +1,4 @@
-//! Authentication (SPEC §4): registration, login with throttling, refresh-token rotation with
+//! Authentication (docs/authentication.md): registration, login with throttling, refresh-token rotation with
 //! reuse detection, logout, password changes, and the per-request token guard.
 
 pub mod jwt;
@@ -57,7 +57,7 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// Reads and validates a register body (SPEC §1.2), reporting every failing field.
+    /// Reads and validates a register body (docs/authentication.md#endpoints), reporting every failing field.
     pub fn from_json(mut body: JsonInput) -> CoreResult<Self> {
         let fields = ["username", "email", "password", "first_name", "last_name"].map(|f| body.string(f));
         let department = body.string("department");
@@ -116,7 +116,7 @@ pub struct AuthService {
     config: Arc<CoreConfig>,
 }
 
-/// Splits `Bearer <token>` (checks 1–2 of SPEC §4.1).
+/// Splits `Bearer <token>` (checks 1–2 of docs/authentication.md#access-tokens).
 pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
     let header = header.map(str::trim_end).filter(|h| !h.is_empty()).ok_or(AuthFailure::MissingToken)?;
     match header.split_once(' ') {
@@ -167,7 +167,7 @@ impl AuthService {
         self.create_user(&reg, hash, &["user"], &attrs).await
     }
 
-    /// Inserts a user, mapping unique violations to the spec's 409 messages.
+    /// Inserts a user, mapping unique violations to the documented 409 messages.
     pub async fn create_user(
         &self,
         reg: &Registration,
@@ -194,7 +194,7 @@ impl AuthService {
         }
     }
 
-    /// `POST /auth/login` (SPEC §1.2, §4.4).
+    /// `POST /auth/login` (docs/authentication.md#endpoints, docs/authentication.md#login-throttling).
     ///
     /// Every outcome is audited before it has any effect (failure counted, hash upgraded,
     /// `last_login_at` set, session stored): when the audit buffer is full the answer is 503
@@ -283,13 +283,13 @@ impl AuthService {
         self.access.audit().record(entry).await
     }
 
-    /// Checks 1–6 of SPEC §4.1: no I/O, so rate limiting can key on the user cheaply.
+    /// Checks 1–6 of docs/authentication.md#access-tokens: no I/O, so rate limiting can key on the user cheaply.
     pub fn verify_access_token(&self, authorization: Option<&str>) -> Result<AccessClaims, AuthFailure> {
         let token = bearer_token(authorization)?;
         self.jwt.verify(token, time::now().timestamp())
     }
 
-    /// The whole guard of SPEC §4.1 (checks 1–9): returns the fresh principal.
+    /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh principal.
     pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Principal> {
         let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
         if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {

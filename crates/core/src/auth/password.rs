@@ -1,5 +1,5 @@
 //! Password hashing (argon2id, OWASP parameters) and verification of argon2 and imported bcrypt
-//! hashes (SPEC §4.5). All of it runs on the blocking pool, at most `max_concurrent` at a time,
+//! hashes (docs/authentication.md#passwords-and-identity-fields). All of it runs on the blocking pool, at most `max_concurrent` at a time,
 //! because each hash holds `memory_kib` of memory and ~tens of ms of CPU.
 
 use crate::config::PasswordConfig;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// How long a request waits for a hashing slot before answering 503 (SPEC §4.5).
+/// How long a request waits for a hashing slot before answering 503 (docs/authentication.md#passwords-and-identity-fields).
 const SLOT_WAIT: Duration = Duration::from_secs(5);
 
 /// The outcome of a verification.
@@ -27,7 +27,7 @@ pub struct PasswordHasherPool {
     params: Params,
     slots: Arc<Semaphore>,
     /// A hash of a random password, verified for unknown emails so that every failure path
-    /// costs the same (SPEC §4.4 timing).
+    /// costs the same (docs/authentication.md#login-throttling timing).
     dummy_hash: Arc<str>,
 }
 

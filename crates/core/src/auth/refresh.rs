@@ -1,5 +1,5 @@
 //! Opaque refresh tokens: 32 CSPRNG bytes as base64url without padding (43 characters); only
-//! their SHA-256 is stored (SPEC §4.2).
+//! their SHA-256 is stored (docs/authentication.md#refresh-tokens).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

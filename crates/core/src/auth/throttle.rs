@@ -1,4 +1,4 @@
-//! Login throttling against brute force (SPEC §4.4), in process.
+//! Login throttling against brute force (docs/authentication.md#login-throttling), in process.
 //!
 //! Three counters per failure: the (email, IP) pair, the email across all IPs, and the IP.
 //! Reaching a threshold within the window locks that key for `lockout`; a single source can

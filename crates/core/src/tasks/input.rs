@@ -1,4 +1,4 @@
-//! Task request members and list query parameters (SPEC §1.3, §0.7), validated into domain types.
+//! Task request members and list query parameters (docs/http-contract.md#tasks, docs/http-contract.md#pagination), validated into domain types.
 
 use crate::error::{CoreResult, Violations};
 use crate::input::{Field, JsonInput, QueryInput};
@@ -140,7 +140,7 @@ pub fn task_changes(mut body: JsonInput) -> CoreResult<TaskChanges> {
     v.finish(changes)
 }
 
-/// Parses `page` and `pageSize` (SPEC §0.7): nothing is silently replaced with a default.
+/// Parses `page` and `pageSize` (docs/http-contract.md#pagination): nothing is silently replaced with a default.
 pub fn page_request(v: &mut Violations, query: &QueryInput) -> PageRequest {
     let mut number = |name: &str, max: u32, default: u32| match query.get(name) {
         None => default,

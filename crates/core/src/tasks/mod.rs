@@ -1,4 +1,4 @@
-//! Task use cases (SPEC §1.3): create (idempotent), read, update and delete with version
+//! Task use cases (docs/http-contract.md#tasks): create (idempotent), read, update and delete with version
 //! preconditions, and lists filtered by what the caller may see.
 
 pub mod input;
@@ -19,7 +19,7 @@ pub const MSG_TASK_NOT_FOUND: &str = "Task not found";
 pub const MSG_USER_NOT_FOUND: &str = "User not found";
 pub const MSG_IDEMPOTENCY_IN_PROGRESS: &str = "A request with this Idempotency-Key is still being processed";
 
-/// A version precondition from `If-Match` (SPEC §0.8).
+/// A version precondition from `If-Match` (docs/http-contract.md#conditional-requests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
     /// `*`: any current version.
@@ -221,7 +221,7 @@ impl TaskService {
     }
 
     /// `GET /tasks` and `GET /users/{id}/tasks` (the latter sets `query.owner`). With an owner,
-    /// existence is checked before the policy (SPEC §1.3).
+    /// existence is checked before the policy (docs/http-contract.md#tasks).
     pub async fn list(
         &self,
         principal: &Principal,

@@ -1,5 +1,5 @@
 //! The job system of one instance: router, local workers, Redis workers, reaper, local delayed
-//! set pump, DLQ administration, stats and graceful shutdown (SPEC §6, §8.3 (4)).
+//! set pump, DLQ administration, stats and graceful shutdown (docs/jobs.md, docs/operations.md#graceful-shutdown the job stop).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -26,7 +26,7 @@ mod shutdown;
 mod upkeep;
 mod workers;
 
-/// The most due jobs one promote call moves (SPEC §6.4).
+/// The most due jobs one promote call moves (docs/jobs.md#redis-structures).
 const PROMOTE_BATCH: usize = 100;
 /// The most expired leases one reap call handles; a reap repeats while it finds that many.
 const REAP_BATCH: usize = 1000;
@@ -43,7 +43,7 @@ pub struct Enqueued {
 }
 
 impl Enqueued {
-    /// The 202 body of the endpoint that enqueued this job (SPEC §1.7), with `job_id` and
+    /// The 202 body of the endpoint that enqueued this job (docs/jobs.md#endpoints), with `job_id` and
     /// `queue`:
     /// - warmup: `status`, `message`, `key`, `ttl`, `priority`;
     /// - batch: `status`, `message`, `key_count`, `priority`;
@@ -105,11 +105,11 @@ pub enum EnqueueError {
     ShuttingDown,
 }
 
-/// The cache-warming job system of one instance (SPEC §6). Cheap to clone: clones share it.
+/// The cache-warming job system of one instance (docs/jobs.md). Cheap to clone: clones share it.
 ///
-/// - **Routing** ([`JobSystem::enqueue`]) follows SPEC §6.3 and re-checks "Redis available"
+/// - **Routing** ([`JobSystem::enqueue`]) follows docs/jobs.md#routing and re-checks "Redis available"
 ///   (configured, breaker not open) on every call.
-/// - **Execution**: local and Redis workers run the same effects (SPEC §6.1 table); the
+/// - **Execution**: local and Redis workers run the same effects (docs/jobs.md#job-document table); the
 ///   effects write through the [`Cache`] (both levels, invalidation broadcast). `attempts` is
 ///   incremented when a job starts; a failed job is retried `attempts × JOB_RETRY_BACKOFF` later
 ///   in the delayed set of its queue, or dead-lettered once `attempts ≥ max_tries`.

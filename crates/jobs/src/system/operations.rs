@@ -11,7 +11,7 @@ use crate::stats::{
 };
 
 impl JobSystem {
-    /// Creates a job from `job` and routes it (SPEC §6.3), first matching rule wins:
+    /// Creates a job from `job` and routes it (docs/jobs.md#routing), first matching rule wins:
     /// 1. Redis unavailable → local (a scheduled job due later goes to the local delayed set);
     /// 2. `cache_scheduled` → Redis (delayed if due later, else ready);
     /// 3. priority 1 → local (Redis if the local queue is at capacity);
@@ -25,13 +25,13 @@ impl JobSystem {
         self.shared.enqueue(job).await
     }
 
-    /// The `queue_sizes` object of SPEC §5.8 (`redis_*` are `None` when Redis is disabled,
+    /// The `queue_sizes` object of docs/cache.md#stats (`redis_*` are `None` when Redis is disabled,
     /// unavailable or does not answer).
     pub async fn queue_sizes(&self) -> QueueSizes {
         self.shared.queue_sizes().await
     }
 
-    /// The body of `GET /api/v1/cache/jobs?limit=` (SPEC §1.7): the first `limit` entries of each
+    /// The body of `GET /api/v1/cache/jobs?limit=` (docs/jobs.md#endpoints): the first `limit` entries of each
     /// queue in execution order. The Redis lists are empty while Redis is unavailable.
     pub async fn inspect(&self, limit: usize) -> Inspection {
         let s = &self.shared;
@@ -51,7 +51,7 @@ impl JobSystem {
         }
     }
 
-    /// The body of `GET /api/v1/cache/jobs/dlq` (SPEC §1.7): a page of the DLQ, newest first,
+    /// The body of `GET /api/v1/cache/jobs/dlq` (docs/jobs.md#endpoints): a page of the DLQ, newest first,
     /// and its total. The Redis DLQ when Redis is available (this instance's local dead letters
     /// are moved there first), else this instance's local DLQ.
     pub async fn dlq(&self, limit: usize, offset: usize) -> DlqPage {
@@ -106,7 +106,7 @@ impl JobSystem {
         purged + s.local.dlq_take(&selection).len() as u64
     }
 
-    /// The `cache_warming` object of SPEC §5.8 (no I/O).
+    /// The `cache_warming` object of docs/cache.md#stats (no I/O).
     pub fn stats(&self) -> WarmingStats {
         let s = &self.shared;
         let c = &s.counters;
@@ -167,7 +167,7 @@ impl JobSystem {
         self.shared.local.ready_signal.notify_waiters();
     }
 
-    /// The graceful shutdown of SPEC §8.3 (4): workers stop taking jobs; running jobs get
+    /// The graceful shutdown of docs/operations.md#graceful-shutdown the job stop: workers stop taking jobs; running jobs get
     /// `shutdown_grace` to finish, after which they are interrupted and handed back (a Redis
     /// job's lease is released, so the job is ready again; a local job returns to the local
     /// queue); then the local queue (ready and delayed) and the local DLQ move to Redis when it

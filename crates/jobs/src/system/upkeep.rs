@@ -71,7 +71,7 @@ impl Shared {
         }
     }
 
-    /// Moves the local dead letters to the Redis DLQ (SPEC §6.5).
+    /// Moves the local dead letters to the Redis DLQ (docs/jobs.md#local-queue-retries-and-dead-letters).
     pub(super) async fn flush_local_dlq(&self, q: &RedisQueue) {
         if self.local.dlq_len() == 0 {
             return;

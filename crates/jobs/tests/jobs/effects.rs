@@ -1,4 +1,4 @@
-//! The effects of each job type (SPEC §6.1, F3 and F5–F8), on local and Redis workers, and the
+//! The effects of each job type (docs/jobs.md#job-document, F3 and F5–F8), on local and Redis workers, and the
 //! inspection body (F16).
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Failures, retries with linear backoff and the DLQ (SPEC §6.5, F13, F14).
+//! Failures, retries with linear backoff and the DLQ (docs/jobs.md#local-queue-retries-and-dead-letters, F13, F14).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Test support.
 //!
 //! # Isolation on the shared Redis
-//! The queue names of SPEC §6.4 are fixed, so a deployment uses exactly `cache_jobs`, … in its
+//! The queue names of docs/jobs.md#redis-structures are fixed, so a deployment uses exactly `cache_jobs`, … in its
 //! database. Tests never do: every test gets a [`Namespace`] whose root is
 //! `taskify-test:jobs:<uuid>:`, and puts both its cache prefix (`<root>cache:`) and its queue
 //! keys (`QueueKeys::with_prefix(<root>)`, so `<root>cache_jobs`, …) under it. Tests therefore

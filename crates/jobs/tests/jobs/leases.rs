@@ -1,5 +1,5 @@
 //! Leases, the atomic scripts, exactly-once execution across instances, and graceful shutdown
-//! (SPEC §6.4, §8.3 (4), F15, F17).
+//! (docs/jobs.md#redis-structures, docs/operations.md#graceful-shutdown the job stop, F15, F17).
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Priority and due-time order (SPEC §6.2, §6.4, F12, and the acceptance rule "with workers
+//! Priority and due-time order (docs/jobs.md#priority, docs/jobs.md#redis-structures, F12, and the acceptance rule "with workers
 //! paused, enqueue mixed priorities and due times; once resumed they run in order").
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! TTL input and output (SPEC §6.1) and the 400 rules of the job endpoints (SPEC §1.7, F3–F8).
+//! TTL input and output (docs/jobs.md#job-document) and the 400 rules of the job endpoints (docs/jobs.md#endpoints, F3–F8).
 
 use std::time::Duration;
 
@@ -79,7 +79,7 @@ fn warmup_bodies_follow_f3_and_f4() {
     assert_eq!(rejected(warmup_request(&body(json!({"key":"task:123"}))), v, "key"), "key uses a reserved prefix");
     rejected(warmup_request(&body(json!({"data":1}))), v, "key");
     rejected(warmup_request(&body(json!({"key":""}))), v, "key");
-    // A member of the wrong JSON type is invalid_request (SPEC §0.3), and wins over rule errors.
+    // A member of the wrong JSON type is invalid_request (docs/http-contract.md#request-bodies-and-field-rules), and wins over rule errors.
     let i = RequestErrorKind::InvalidRequest;
     rejected(warmup_request(&body(json!({"key":"k","priority":"5"}))), i, "priority");
     rejected(warmup_request(&body(json!({"key":7}))), i, "key");

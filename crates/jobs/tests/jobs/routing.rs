@@ -1,4 +1,4 @@
-//! Routing (SPEC §6.3, F11), the 202 bodies (SPEC §1.7) and the stats shapes (SPEC §5.8).
+//! Routing (docs/jobs.md#routing, F11), the 202 bodies (docs/jobs.md#endpoints) and the stats shapes (docs/cache.md#stats).
 
 use std::time::Duration;
 

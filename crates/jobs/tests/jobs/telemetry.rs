@@ -1,4 +1,4 @@
-//! The job metrics of SPEC §8.1, captured with a thread-local debugging recorder on a
+//! The job metrics of docs/operations.md#metrics, captured with a thread-local debugging recorder on a
 //! current-thread runtime (so the workers report to it too).
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The client IP (SPEC §7.5): the TCP peer, unless the peer is a trusted proxy, in which case
+//! The client IP (docs/http-contract.md#rate-limits): the TCP peer, unless the peer is a trusted proxy, in which case
 //! `X-Forwarded-For` is walked from the right to the first untrusted address.
 
 use std::net::IpAddr;

@@ -1,4 +1,4 @@
-//! Entity tags and the conditional headers of SPEC §0.8.
+//! Entity tags and the conditional headers of docs/http-contract.md#conditional-requests.
 
 use axum::http::HeaderMap;
 use taskify_core::CoreError;

@@ -1,4 +1,4 @@
-//! CORS (SPEC §7.4): exact origin allow-list, no credentials, preflights answered here (204, or
+//! CORS (docs/http-contract.md#cors): exact origin allow-list, no credentials, preflights answered here (204, or
 //! 403 `forbidden` for an origin that is not allowed), actual requests tagged for allowed origins.
 
 use super::problem::Problem;

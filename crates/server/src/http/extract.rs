@@ -1,4 +1,4 @@
-//! Extractors that enforce the order of checks of SPEC §0.6: [`Caller`] authenticates and runs
+//! Extractors that enforce the order of checks of docs/http-contract.md#order-of-checks: [`Caller`] authenticates and runs
 //! the permission pre-check (steps 4–5) before any input is parsed; [`JsonBody`] then checks
 //! the media type, the size and the JSON syntax (step 6).
 
@@ -121,7 +121,7 @@ impl<P: Permission> FromRequestParts<AppState> for Caller<P> {
     }
 }
 
-/// A path id that must be a UUID; `message` is the spec's `invalid_request` text.
+/// A path id that must be a UUID; `message` is the documented `invalid_request` text.
 pub fn parse_id(raw: &str, message: &'static str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::Core(CoreError::invalid(message)))
 }
@@ -129,7 +129,7 @@ pub fn parse_id(raw: &str, message: &'static str) -> Result<Uuid, ApiError> {
 pub const INVALID_TASK_ID: &str = "Invalid task ID format";
 pub const INVALID_USER_ID: &str = "Invalid user ID format";
 
-/// A JSON object request body (SPEC §0.3): media type, encoding, size and syntax checked.
+/// A JSON object request body (docs/http-contract.md#request-bodies-and-field-rules): media type, encoding, size and syntax checked.
 pub struct JsonBody(pub JsonInput);
 
 /// `application/json`, any `application/*+json`, or no content type at all.

@@ -1,4 +1,4 @@
-//! `/health`, `/ready`, `/live` (SPEC §8.2). Dependency checks run at most once per second per
+//! `/health`, `/ready`, `/live` (docs/operations.md#health-endpoints). Dependency checks run at most once per second per
 //! instance; calls in between get the last result.
 
 use super::respond::json;

@@ -1,4 +1,4 @@
-//! The middleware of SPEC §7.1 that the router does not provide itself: access log and HTTP
+//! The middleware of docs/http-contract.md#middleware-order that the router does not provide itself: access log and HTTP
 //! metrics, security headers, `Cache-Control`, the handler deadline, the declared body size,
 //! and panic recovery.
 
@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::Instrument;
 
-/// Security headers with their exact values (SPEC §7.3), on every response.
+/// Security headers with their exact values (docs/http-contract.md#security-headers), on every response.
 const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("strict-transport-security", "max-age=63072000; includeSubDomains"),
     ("x-content-type-options", "nosniff"),
@@ -127,7 +127,7 @@ pub async fn deadline(State(state): State<AppState>, request: Request, next: Nex
     }
 }
 
-/// Step 2 of SPEC §0.6: a declared `Content-Length` above the limit answers 413 before anything
+/// Step 2 of docs/http-contract.md#order-of-checks: a declared `Content-Length` above the limit answers 413 before anything
 /// else (authentication included) looks at the request. Chunked bodies are counted when read.
 pub async fn declared_body_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let declared =

@@ -25,7 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 
-/// Every route of the API, with the middleware of SPEC §7.1 (outermost first: request id,
+/// Every route of the API, with the middleware of docs/http-contract.md#middleware-order (outermost first: request id,
 /// access log and metrics, problem rendering, security headers, panic recovery, CORS, timeout,
 /// compression, then per matched API route the declared body limit and the rate limit).
 pub fn router(state: AppState) -> Router {
@@ -97,8 +97,8 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), layers::deadline))
         .layer(from_fn_with_state(state.clone(), cors::cors))
         .layer(CatchPanicLayer::custom(layers::panic_response))
-        // Outside panic recovery (SPEC §7.1 lists it inside), so a panic's 500 carries the
-        // security headers too: §7.3 wants them on every response.
+        // Outside panic recovery (older designs put it inside; docs/http-contract.md#middleware-order), so a panic's 500 carries the
+        // security headers too: docs/http-contract.md#security-headers wants them on every response.
         .layer(from_fn(layers::response_headers))
         .layer(from_fn(problem::render_problems))
         .layer(from_fn_with_state(state.clone(), layers::observe))

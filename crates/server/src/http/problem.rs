@@ -1,4 +1,4 @@
-//! The one mapping from failures to RFC 9457 problem+json (SPEC §0.5).
+//! The one mapping from failures to RFC 9457 problem+json (docs/http-contract.md#errors).
 //!
 //! Handlers return [`ApiError`]; its response carries a [`Problem`] in the extensions and no
 //! body. The `render_problems` middleware, which knows the request id and path, writes the body.
@@ -211,7 +211,7 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         // `validation_failed` always lists its fields; `invalid_request` only when one is known.
         errors: (problem.code == "validation_failed" || !problem.errors.is_empty())
             .then_some(problem.errors.as_slice()),
-        // The `retry_after` member belongs to 429s (SPEC §0.5); a 503 sends only the header.
+        // The `retry_after` member belongs to 429s (docs/http-contract.md#errors); a 503 sends only the header.
         retry_after: problem.retry_after.filter(|_| problem.status == StatusCode::TOO_MANY_REQUESTS),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! Rate limiting (SPEC §7.5): a token bucket per (class, client key).
+//! Rate limiting (docs/http-contract.md#rate-limits): a token bucket per (class, client key).
 //!
 //! The client key is `user:<uuid>` when the bearer token passes the signature and claim checks
 //! (no database involved), otherwise `ip:<client ip>` (IPv6 reduced to its /64). Every answer

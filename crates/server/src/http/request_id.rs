@@ -1,4 +1,4 @@
-//! X-Request-Id (SPEC §0.10): a valid incoming id is kept, anything else is replaced by a UUID;
+//! X-Request-Id (docs/http-contract.md#x-request-id): a valid incoming id is kept, anything else is replaced by a UUID;
 //! every response carries it.
 
 use axum::extract::Request;

@@ -1,4 +1,4 @@
-//! Response helpers: JSON with the spec's media type, and canonical JSON for fingerprints.
+//! Response helpers: JSON with the documented media type, and canonical JSON for fingerprints.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -34,7 +34,7 @@ pub fn no_content() -> Response {
 }
 
 /// Serialises with object keys sorted at every level and no insignificant whitespace: the
-/// canonical form whose SHA-256 is the idempotency fingerprint (SPEC §0.9).
+/// canonical form whose SHA-256 is the idempotency fingerprint (docs/http-contract.md#idempotency).
 pub fn canonical_json(value: &Value) -> String {
     fn write(value: &Value, out: &mut String) {
         match value {

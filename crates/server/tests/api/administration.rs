@@ -1,5 +1,5 @@
-//! SPEC §12.E (E1–E9): user administration, roles and user attributes; and the first start of two
-//! instances on one empty PostgreSQL database (SPEC §4.6, I13).
+//! docs/testing.md#e-administration (E1–E9): user administration, roles and user attributes; and the first start of two
+//! instances on one empty PostgreSQL database (docs/authentication.md#first-administrator-and-cli, I13).
 
 use std::time::Duration;
 
@@ -11,14 +11,14 @@ use crate::both_backends;
 use crate::helpers::*;
 use crate::server_process::{ServerProcess, Workspace, child_environment, env_pairs};
 
-/// The seeded roles in rank order, with their ids and number of permission rows (SPEC §2.3).
+/// The seeded roles in rank order, with their ids and number of permission rows (docs/data-model.md#seed-data).
 const SEEDED_ROLES: [(&str, &str, usize); 3] = [
     ("admin", "00000000-0000-0000-0000-000000000002", 23),
     ("manager", "00000000-0000-0000-0000-000000000003", 7),
     ("user", "00000000-0000-0000-0000-000000000001", 6),
 ];
 
-/// The grants of the role `user` (SPEC §2.3); `manager` adds `task:read:department`.
+/// The grants of the role `user` (docs/data-model.md#seed-data); `manager` adds `task:read:department`.
 const USER_GRANTS: [&str; 6] = [
     "profile:read:own",
     "profile:update:own",
@@ -208,7 +208,7 @@ both_backends!(deleted_users_lose_access_but_keep_their_email_reserved, |app| as
     )
     .await;
 
-    // SPEC §1.5: deleted users are never listed, and their tasks stay visible to all-scope readers.
+    // docs/http-contract.md#administration: deleted users are never listed, and their tasks stay visible to all-scope readers.
     let list = json_body(app.list_users(admin, &[]).await, StatusCode::OK).await;
     assert!(!usernames(&list).contains(&"carol".to_owned()), "a deleted user is not listed: {list}");
     json_body(app.get_task(admin, &carol_task).await, StatusCode::OK).await;
@@ -380,7 +380,7 @@ both_backends!(revoked_roles_can_be_assigned_again, |app| async move {
     .await;
 });
 
-/// Asserts the members of an Attribute (SPEC §1.0).
+/// Asserts the members of an Attribute (docs/http-contract.md#shared-objects).
 fn assert_attribute(attribute: &Value, key: &str, value: &Value, data_type: &str, source: &str) {
     assert_eq!(attribute["key"], key, "{attribute}");
     assert_eq!(&attribute["value"], value, "{attribute}");
@@ -486,7 +486,7 @@ const PASSWORD_LINE_PREFIX: &str = "Initial admin password for ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_starting_together_on_an_empty_database_bootstrap_one_admin() {
-    // SPEC §4.6 and I13: both instances migrate and bootstrap under the lock; one admin, one
+    // docs/authentication.md#first-administrator-and-cli and I13: both instances migrate and bootstrap under the lock; one admin, one
     // password line, the full seed.
     let database = TestDatabase::create(Backend::Postgres);
     let workspace = Workspace::new();

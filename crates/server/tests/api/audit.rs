@@ -1,4 +1,4 @@
-//! SPEC §12.E (E10–E12) and §3.6: the audit log records every authorization decision with its
+//! docs/testing.md#e-administration (E10–E12) and docs/authorization.md#audit: the audit log records every authorization decision with its
 //! deciding policies, can be sliced by time and filters, audits exactly the reads
 //! `AUDIT_ALLOWED_READS` selects, and loses no row across a graceful shutdown.
 
@@ -16,7 +16,7 @@ use crate::helpers::*;
 use crate::server_process::{ServerProcess, Workspace, child_environment, env_pairs};
 
 /// How long audit rows may take to become visible in the scenarios that wait for many of them
-/// (SPEC §3.6: within `AUDIT_FLUSH_INTERVAL`, 1 s, plus the write time).
+/// (docs/authorization.md#audit: within `AUDIT_FLUSH_INTERVAL`, 1 s, plus the write time).
 const AUDIT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How long a settled count must stay unchanged: longer than `AUDIT_FLUSH_INTERVAL`, so that a row
@@ -40,7 +40,7 @@ async fn settled_audit_total(app: &TestApp, admin_token: &str, query: Query<'_>,
     total
 }
 
-/// Asserts the members every audit entry has (SPEC §1.0).
+/// Asserts the members every audit entry has (docs/http-contract.md#shared-objects).
 fn assert_audit_entry_shape(row: &Value) {
     uuid::Uuid::parse_str(&string_at(row, "/id")).expect("the audit id is a UUID");
     parse_timestamp(&row["timestamp"]);
@@ -103,7 +103,7 @@ both_backends!(denials_and_department_reads_are_audited_with_their_deciding_poli
 });
 
 both_backends!(permission_pre_check_denials_are_audited_without_policies, |app| async move {
-    // SPEC §3.3 step 1
+    // docs/authorization.md#decision-procedure step 1
     let fixtures = app.fixtures().await;
     assert_problem(app.list_users(fixtures.alice.token(), &[]).await, StatusCode::FORBIDDEN, "missing_permission")
         .await;
@@ -253,7 +253,7 @@ const BURST_CLIENTS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_graceful_shutdown_in_the_middle_of_a_burst_loses_no_audit_row() {
-    // SPEC §3.6 ("rows are never dropped", "graceful shutdown flushes the buffer") and §8.3.
+    // docs/authorization.md#audit ("rows are never dropped", "graceful shutdown flushes the buffer") and docs/operations.md#graceful-shutdown.
     let workspace = Workspace::new();
     let settings = child_environment(&workspace.sqlite_url(), &[("AUDIT_ALLOWED_READS", "all")]);
     let server = Arc::new(ServerProcess::start(&workspace.dir, &env_pairs(&settings)).await);

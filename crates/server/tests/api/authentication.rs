@@ -1,4 +1,4 @@
-//! SPEC §12.B: registration, login, token refresh and rotation, logout, login throttling and the
+//! docs/testing.md#b-authentication: registration, login, token refresh and rotation, logout, login throttling and the
 //! access-token checks (B1–B22; B23 and B24 run the binary, see `binary.rs`).
 
 use std::time::Duration;
@@ -365,7 +365,7 @@ both_backends!(missing_or_malformed_authorization_headers_are_told_apart, |app| 
 });
 
 both_backends!(deleted_users_lose_their_sessions_and_their_login, |app| async move {
-    // SPEC §1.5 (DELETE /users/{user_id}) as seen by authentication.
+    // docs/http-contract.md#administration (DELETE /users/{user_id}) as seen by authentication.
     let fixtures = app.fixtures().await;
     let carol = &fixtures.carol;
     let body = json_body(app.delete_user(fixtures.admin.token(), &carol.id).await, StatusCode::OK).await;

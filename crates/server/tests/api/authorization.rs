@@ -1,4 +1,4 @@
-//! SPEC §3 and §4.3: single-task decisions agree with the filtered lists for any population of
+//! docs/authorization.md and docs/authentication.md#principal-freshness: single-task decisions agree with the filtered lists for any population of
 //! roles, departments, clearances and owners; changes to a principal take effect on its next
 //! request; `POLICY_FILE` replaces the built-in policy set, and a bad file stops the startup.
 
@@ -25,7 +25,7 @@ const POPULATION_SEED: u64 = 0x7a51_c0e5;
 const MEMBERS: usize = 12;
 const TASKS: usize = 30;
 /// Departments as typed at registration: the comparison trims and folds ASCII case, and an empty
-/// department matches nobody (SPEC §3.4).
+/// department matches nobody (docs/authorization.md#default-policies).
 const DEPARTMENTS: [&str; 4] = ["Engineering", "Sales", "", "engineering "];
 
 /// What a generated member is allowed, as the policies see it once the setup is done.
@@ -109,7 +109,7 @@ fn generate_population(seed: u64) -> (Vec<MemberPlan>, Vec<TaskPlan>) {
     (members, tasks)
 }
 
-/// Whether the default policy set lets `viewer` read `task` of `owner` (SPEC §3.4).
+/// Whether the default policy set lets `viewer` read `task` of `owner` (docs/authorization.md#default-policies).
 fn may_read(viewer: &MemberPlan, task: &TaskPlan, owner: &MemberPlan) -> bool {
     match viewer.standing {
         Standing::Admin => true,
@@ -288,7 +288,7 @@ both_backends!(a_single_task_is_readable_exactly_when_it_is_in_the_readers_list,
 });
 
 // ---------------------------------------------------------------------------------------------
-// Changes take effect on the next request (SPEC §4.3)
+// Changes take effect on the next request (docs/authentication.md#principal-freshness)
 // ---------------------------------------------------------------------------------------------
 
 both_backends!(a_deactivated_user_is_refused_on_the_very_next_request, |app| async move {
@@ -358,7 +358,7 @@ both_backends!(an_expired_clearance_hides_a_classified_task_again, |app| async m
 });
 
 // ---------------------------------------------------------------------------------------------
-// POLICY_FILE (SPEC §3.1)
+// POLICY_FILE (docs/authorization.md#engine-and-policy-files)
 // ---------------------------------------------------------------------------------------------
 
 /// The shipped default policy set.
@@ -411,7 +411,7 @@ async fn a_policy_file_replaces_the_built_in_policy_set() {
     let replaced_file = replaced.dir.join("no-department-read.cedar");
     std::fs::write(&replaced_file, without_policy(DEFAULT_POLICIES, "task-department-read"))
         .expect("the policy file can be written");
-    // Lists keep following the SQL rules of the default set (SPEC §3.4); the single read is denied.
+    // Lists keep following the SQL rules of the default set (docs/authorization.md#default-policies); the single read is denied.
     assert_eq!(
         department_read_under(&replaced, Some(&replaced_file)).await,
         (StatusCode::FORBIDDEN, true),

@@ -1,4 +1,4 @@
-//! Hostile and malformed input (SPEC §0.3–§0.7): bad JSON, wrong types, unknown enum values,
+//! Hostile and malformed input (docs/http-contract.md): bad JSON, wrong types, unknown enum values,
 //! malformed ids, oversize bodies, unsupported media types, SQL metacharacters, control characters
 //! and very long strings. Every case states its exact answer, so none may be a 500.
 //!
@@ -258,7 +258,7 @@ both_backends!(bodies_over_the_limit_are_rejected_with_or_without_content_length
     let authorization = format!("Bearer {}", target.fixtures.alice.token());
     let signed_in = [("Authorization", authorization.as_str())];
 
-    // A declared Content-Length is checked before authentication (SPEC §0.6 step 2).
+    // A declared Content-Length is checked before authentication (docs/http-contract.md#order-of-checks step 2).
     for (case, path, headers) in [
         ("anonymous task with Content-Length", "/api/v1/tasks", &[][..]),
         ("task with Content-Length", "/api/v1/tasks", &signed_in[..]),
@@ -314,7 +314,7 @@ both_backends!(only_json_media_types_and_identity_encoding_are_accepted, |app| a
 /// Extra request headers of a case.
 type Headers = &'static [(&'static str, &'static str)];
 
-/// SQL and LIKE metacharacters (SPEC §12 H11 and the issue's acceptance list).
+/// SQL and LIKE metacharacters (docs/testing.md H11 and the issue's acceptance list).
 const SQL_PAYLOADS: [&str; 5] = ["' OR 1=1 --", "\"; DROP TABLE tasks; --", "%", "_", "\\"];
 
 both_backends!(sql_metacharacters_in_body_fields_are_stored_verbatim_or_rejected, |app| async move {

@@ -1,5 +1,5 @@
 //! The `taskify` binary as operators run it: the first administrator (B23, B24), `--version`, and
-//! the JSON logs, which must never contain passwords or tokens (SPEC §7.2, G9).
+//! the JSON logs, which must never contain passwords or tokens (docs/operations.md#logging, G9).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -96,7 +96,7 @@ fn log_field<'a>(line: &'a Value, name: &str) -> Option<&'a Value> {
 
 #[tokio::test]
 async fn json_logs_record_every_request_and_never_secrets() {
-    // G9 / SPEC §7.2: register, log in, refresh, change the password and log out through a child
+    // G9 / docs/operations.md#logging: register, log in, refresh, change the password and log out through a child
     // process logging JSON at debug level.
     let workspace = Workspace::new();
     let settings = child_settings(

@@ -1,5 +1,5 @@
-//! SPEC §12.F (F1, F9, F10) and §1.6: the cache administration endpoints on one instance, with
-//! and without Redis; `/health` with Redis up (§8.2); and the acceptance criterion "an
+//! docs/testing.md#f-cache-and-jobs (F1, F9, F10) and docs/cache.md#administration-endpoints: the cache administration endpoints on one instance, with
+//! and without Redis; `/health` with Redis up (docs/operations.md#health-endpoints); and the acceptance criterion "an
 //! authenticated cached GET /api/v1/tasks/{id} performs no database query", observed through
 //! `taskify_db_operations_total` (the store operations the process started).
 
@@ -31,7 +31,7 @@ fn assert_whole_number(body: &Value, pointer: &str) {
     assert!(member(body, pointer).is_u64(), "{pointer} is a whole number: {body}");
 }
 
-/// Asserts every key of the stats body of SPEC §5.8, with the types it shows. `redis` says
+/// Asserts every key of the stats body of docs/cache.md#stats, with the types it shows. `redis` says
 /// whether Redis is configured (and up): it decides the `l2` object and the `redis_*` queue sizes.
 pub fn assert_stats_shape(body: &Value, redis: bool) {
     for pointer in ["/cache/l1/items", "/cache/l1/capacity"] {
@@ -66,7 +66,7 @@ pub fn assert_stats_shape(body: &Value, redis: bool) {
             assert!(l2[key].is_u64(), "l2.{key} is a whole number: {l2}");
         }
     } else {
-        assert_eq!(l2, &json!({"enabled": false, "connected": false}), "l2 without Redis (SPEC §5.8)");
+        assert_eq!(l2, &json!({"enabled": false, "connected": false}), "l2 without Redis (docs/cache.md#stats)");
     }
 
     let warming = member(body, "/cache_warming");
@@ -184,7 +184,7 @@ with_redis_both_backends!(stats_show_every_documented_key_with_a_closed_breaker,
 });
 
 both_backends!(stats_without_redis_describe_a_local_only_cache, |app| async move {
-    // SPEC §5.8, "Without Redis"
+    // docs/cache.md#stats, "Without Redis"
     let admin = app.sign_in_admin().await;
     let stats = app.cache_stats_body(admin.token()).await;
     assert_stats_shape(&stats, false);
@@ -205,7 +205,7 @@ with_redis_both_backends!(
     evicting_a_key_or_a_pattern_answers_200_and_drops_the_l2_entries,
     overrides = NO_WARMUP,
     |env: WithRedis| async move {
-        // F9, with the effects of SPEC §1.6 and §5.5 observed in Redis.
+        // F9, with the effects of docs/cache.md#administration-endpoints and docs/cache.md#cross-instance-invalidation observed in Redis.
         let app = &env.app;
         let redis = env.redis_client().await;
         let admin = app.sign_in_admin().await;
@@ -244,7 +244,7 @@ with_redis_both_backends!(
     evicting_a_task_key_makes_the_next_read_load_from_the_database,
     overrides = NO_WARMUP,
     |env: WithRedis| async move {
-        // SPEC §1.6: the eviction applies to L1 and L2, so the next read is a miss at both levels.
+        // docs/cache.md#administration-endpoints: the eviction applies to L1 and L2, so the next read is a miss at both levels.
         let app = &env.app;
         let admin = app.sign_in_admin().await;
         let alice = app.new_account("alice", Some("Engineering")).await;
@@ -268,7 +268,7 @@ with_redis_both_backends!(
 );
 
 with_redis_both_backends!(eviction_rejects_bad_keys_and_non_admins, |env: WithRedis| async move {
-    // SPEC §1.6: 400 validation_failed for a key above 512 characters or an invalid glob; 403
+    // docs/cache.md#administration-endpoints: 400 validation_failed for a key above 512 characters or an invalid glob; 403
     // insufficient_role for a non-admin.
     let app = &env.app;
     let admin = app.sign_in_admin().await;
@@ -289,7 +289,7 @@ with_redis_both_backends!(eviction_rejects_bad_keys_and_non_admins, |env: WithRe
 // F10: clear
 // ---------------------------------------------------------------------------------------------
 
-/// A delayed job due in a day (so no worker takes it during the scenario), as SPEC §6.1 shapes it.
+/// A delayed job due in a day (so no worker takes it during the scenario), as docs/jobs.md#job-document shapes it.
 fn delayed_job(due_ms: i64) -> String {
     let due = timestamp_text(chrono::DateTime::from_timestamp_millis(due_ms).expect("a valid time"));
     json!({"id": uuid::Uuid::new_v4(), "type": "cache_warmup",
@@ -299,7 +299,7 @@ fn delayed_job(due_ms: i64) -> String {
     .to_string()
 }
 
-/// Keys that `/cache/clear` must never touch (SPEC §1.6, §4.4, §5.2, §6.4, §7.5), with their
+/// Keys that `/cache/clear` must never touch (docs/cache.md#administration-endpoints, docs/authentication.md#login-throttling, docs/cache.md#keys-and-ttls, docs/jobs.md#redis-structures, docs/http-contract.md#rate-limits), with their
 /// contents before the clear.
 struct ForeignKeys {
     delayed: Vec<(String, String)>,
@@ -383,7 +383,7 @@ with_redis_both_backends!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clearing_the_cache_deletes_only_keys_under_the_configured_prefix() {
-    // SPEC §1.6: "every L2 key under CACHE_KEY_PREFIX", so another deployment's default-prefix
+    // docs/cache.md#administration-endpoints: "every L2 key under CACHE_KEY_PREFIX", so another deployment's default-prefix
     // keys in the same Redis survive.
     let env =
         WithRedis::spawn(Backend::Sqlite, &[("CACHE_KEY_PREFIX", "custom:ns:"), ("CACHE_WARM_INTERVAL", "0")]).await;
@@ -403,7 +403,7 @@ async fn clearing_the_cache_deletes_only_keys_under_the_configured_prefix() {
 }
 
 both_backends!(clearing_without_redis_reports_no_l2_count, |app| async move {
-    // SPEC §1.6: `l2_keys_deleted` is null when Redis is disabled.
+    // docs/cache.md#administration-endpoints: `l2_keys_deleted` is null when Redis is disabled.
     let admin = app.sign_in_admin().await;
     let body = json_body(app.cache_clear(admin.token()).await, StatusCode::OK).await;
     assert_eq!(
@@ -420,7 +420,7 @@ both_backends!(clearing_without_redis_reports_no_l2_count, |app| async move {
 // ---------------------------------------------------------------------------------------------
 
 with_redis_both_backends!(health_reports_redis_up_and_the_l2_cache_in_use, |env: WithRedis| async move {
-    // SPEC §8.2
+    // docs/operations.md#health-endpoints
     let health = env.app.health_body().await;
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(health["database"], "up", "{health}");

@@ -1,8 +1,8 @@
-//! SPEC §12.I (I4–I8) and B25: two instances sharing one database (a fresh PostgreSQL database,
-//! or one SQLite file in WAL mode) and one private Redis stay coherent (§5.4, §5.5): a write on
+//! docs/testing.md#i-scale-out-coherence-and-outages (I4–I8) and B25: two instances sharing one database (a fresh PostgreSQL database,
+//! or one SQLite file in WAL mode) and one private Redis stay coherent (docs/cache.md#coherence, docs/cache.md#cross-instance-invalidation): a write on
 //! one node is read on the other within the 1 s the acceptance checks allow, and never undone
-//! afterwards; principal changes, revocations, rate-limit buckets (§7.5) and login throttles
-//! (§4.4) are shared; and the admin CLI's promotion reaches running nodes at once (§4.6).
+//! afterwards; principal changes, revocations, rate-limit buckets (docs/http-contract.md#rate-limits) and login throttles
+//! (docs/authentication.md#login-throttling) are shared; and the admin CLI's promotion reaches running nodes at once (docs/authentication.md#first-administrator-and-cli).
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use crate::helpers::*;
 use crate::redis::Cluster;
 use crate::server_process::run_to_completion;
 
-/// The cross-instance propagation bound the acceptance checks allow (SPEC §5.4).
+/// The cross-instance propagation bound the acceptance checks allow (docs/cache.md#coherence).
 pub const PROPAGATION: Duration = Duration::from_secs(1);
 /// How often a propagation is polled.
 pub const POLL: Duration = Duration::from_millis(20);
@@ -264,7 +264,7 @@ cluster_both_backends!(
     nodes = 2,
     overrides = &[("LOGIN_MAX_FAILURES", "3")],
     |cluster: Cluster| async move {
-        // SPEC §4.4: the throttle counters live in Redis, so 3 failures spread over two nodes lock
+        // docs/authentication.md#login-throttling: the throttle counters live in Redis, so 3 failures spread over two nodes lock
         // the account for this client on both.
         let email = email_of("alice");
         cluster.node(0).register_user("alice", Some("Engineering")).await;

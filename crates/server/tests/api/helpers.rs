@@ -1,5 +1,5 @@
 //! The test harness: an isolated Taskify instance per test (`spawn_app`), a typed client with one
-//! method per endpoint, the §12 fixtures, and the assertions every scenario shares.
+//! method per endpoint, the fixtures of docs/testing.md#fixtures, and the assertions every scenario shares.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "Admin@12345";
-/// The password of every fixture user (SPEC §12 fixtures).
+/// The password of every fixture user (docs/testing.md#fixtures).
 pub const USER_PASSWORD: &str = "Test@123456";
 /// The HS256 secret the test instances sign with.
 pub const JWT_SECRET: &str = "taskify-api-tests-secret-0123456789abcde";
@@ -25,11 +25,11 @@ const _: () = assert!(JWT_SECRET.len() == 40);
 /// How long a test instance may take to answer 200 on `/ready`.
 pub const READY_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The sorted `resource:action` strings of the role `user` (SPEC §2.3).
+/// The sorted `resource:action` strings of the role `user` (docs/data-model.md#seed-data).
 pub const USER_PERMISSIONS: [&str; 6] =
     ["profile:read", "profile:update", "task:create", "task:delete", "task:read", "task:update"];
 
-/// The 17 distinct `resource:action` strings of the role `admin` (SPEC §2.3).
+/// The 17 distinct `resource:action` strings of the role `admin` (docs/data-model.md#seed-data).
 pub const ADMIN_PERMISSIONS: [&str; 17] = [
     "audit:read",
     "profile:delete",
@@ -50,7 +50,7 @@ pub const ADMIN_PERMISSIONS: [&str; 17] = [
     "user:update",
 ];
 
-/// The six security headers of SPEC §7.3, with their exact values.
+/// The six security headers of docs/http-contract.md#security-headers, with their exact values.
 pub const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("strict-transport-security", "max-age=63072000; includeSubDomains"),
     ("x-content-type-options", "nosniff"),
@@ -94,7 +94,7 @@ macro_rules! both_backends {
     };
 }
 
-/// Defines a `#[tokio::test]` running the scenario on SQLite only (the §12 default backend), for the
+/// Defines a `#[tokio::test]` running the scenario on SQLite only (the default backend of docs/testing.md#fixtures), for the
 /// infrastructure checks that do not depend on the database.
 #[macro_export]
 macro_rules! sqlite_only {
@@ -216,7 +216,7 @@ pub fn fresh_temp_dir() -> PathBuf {
 // Test instances
 // ---------------------------------------------------------------------------------------------
 
-/// The configuration every test instance starts from (SPEC §12 fixtures, fast password hashing).
+/// The configuration every test instance starts from (docs/testing.md#fixtures, fast password hashing).
 pub fn default_settings() -> Vec<(&'static str, &'static str)> {
     vec![
         ("RATE_LIMIT_ENABLED", "false"),
@@ -620,7 +620,7 @@ impl ApiClient {
         ids
     }
 
-    /// The §12 fixtures: alice, bob (Engineering), carol (Sales), mike (Engineering, manager) and
+    /// The fixtures of docs/testing.md#fixtures: alice, bob (Engineering), carol (Sales), mike (Engineering, manager) and
     /// the admin, all logged in. Mike gets `manager` through the admin API.
     pub async fn fixtures(&self) -> Fixtures {
         let admin = self.sign_in_admin().await;
@@ -651,7 +651,7 @@ impl Account {
     }
 }
 
-/// The users of SPEC §12: U1 alice, U2 bob, U3 carol, M mike and A the admin.
+/// The users of docs/testing.md#fixtures: U1 alice, U2 bob, U3 carol, M mike and A the admin.
 pub struct Fixtures {
     pub admin: Account,
     pub alice: Account,
@@ -726,7 +726,7 @@ pub async fn assert_no_body(response: Response, expected: StatusCode) -> HeaderM
     headers
 }
 
-/// Asserts a problem+json error (SPEC §0.5, §12 intro): status, content type, `status`, `error`,
+/// Asserts a problem+json error (docs/http-contract.md#errors, docs/testing.md#fixtures): status, content type, `status`, `error`,
 /// `type`, `title`, `detail` = `message`, `request_id` = `X-Request-Id`, `instance` = the path.
 /// Returns the body.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
@@ -782,7 +782,7 @@ pub fn assert_field_error(problem: &Value, field: &str) {
     assert!(fields.iter().any(|name| name == field), "expected an error on {field}, got {fields:?}: {problem}");
 }
 
-/// Asserts the six security headers of SPEC §7.3.
+/// Asserts the six security headers of docs/http-contract.md#security-headers.
 pub fn assert_security_headers(headers: &HeaderMap) {
     for (name, value) in SECURITY_HEADERS {
         assert_eq!(header(headers, name).as_deref(), Some(value), "security header {name}");
@@ -829,7 +829,7 @@ pub fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
-/// Asserts an output timestamp: RFC 3339, UTC with `Z`, exactly 6 fractional digits (SPEC §0.4).
+/// Asserts an output timestamp: RFC 3339, UTC with `Z`, exactly 6 fractional digits (docs/http-contract.md#times-identifiers-and-durations).
 pub fn parse_timestamp(value: &Value) -> DateTime<Utc> {
     let text = value.as_str().unwrap_or_else(|| panic!("timestamp expected, got {value}"));
     let fraction = text.rsplit_once('.').map(|(_, fraction)| fraction).unwrap_or_default();
@@ -918,7 +918,7 @@ pub fn free_port() -> u16 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Prometheus text (SPEC §8.1)
+// Prometheus text (docs/operations.md#metrics)
 // ---------------------------------------------------------------------------------------------
 
 /// One sample of the Prometheus text format: `name{labels} value`.
@@ -1000,7 +1000,7 @@ pub async fn metrics_text(api: &ApiClient) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cache administration (SPEC §1.6)
+// Cache administration (docs/cache.md#administration-endpoints)
 // ---------------------------------------------------------------------------------------------
 
 impl ApiClient {
@@ -1051,7 +1051,7 @@ pub fn percent_encode_segment(text: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cache-warming jobs (SPEC §1.7)
+// Cache-warming jobs (docs/jobs.md#endpoints)
 // ---------------------------------------------------------------------------------------------
 
 impl ApiClient {

@@ -1,4 +1,4 @@
-//! SPEC §12.A: infrastructure endpoints, routing, request ids, security headers, the UI shell and
+//! docs/testing.md#a-infrastructure-and-routing: infrastructure endpoints, routing, request ids, security headers, the UI shell and
 //! the API documentation.
 
 use reqwest::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! SPEC §12.F (F2–F8, F11–F16), §1.7 and §6: the cache-warming jobs, their routing, their Redis
+//! docs/testing.md#f-cache-and-jobs (F2–F8, F11–F16), docs/jobs.md#endpoints and docs/jobs.md: the cache-warming jobs, their routing, their Redis
 //! structures and the dead-letter queue, on one SQLite instance with its **own** Redis (the queue
 //! keys `cache_jobs*` are fixed names, so no two scenarios may share a Redis); the same endpoints
 //! without Redis; and the cache half of H6 (a forged admin token gets no cache administration).
@@ -21,20 +21,20 @@ use crate::{both_backends, sqlite_only};
 /// The default `CACHE_KEY_PREFIX`.
 const PREFIX: &str = "taskify:cache:";
 
-/// The Redis structures of SPEC §6.4 (fixed names).
+/// The Redis structures of docs/jobs.md#redis-structures (fixed names).
 const READY: &str = "cache_jobs";
 const DELAYED: &str = "cache_jobs_delayed";
 const PROCESSING: &str = "cache_jobs_processing";
 const DLQ: &str = "cache_jobs_dlq";
 
-/// The factor of the priority in a ready score: `priority × 10^13 + ready_at_ms` (SPEC §6.4).
+/// The factor of the priority in a ready score: `priority × 10^13 + ready_at_ms` (docs/jobs.md#redis-structures).
 const PRIORITY_FACTOR: i64 = 10_000_000_000_000;
 
 /// F3, F5: a job's effect is in Redis within 2 s.
 const EFFECT_DEADLINE: Duration = Duration::from_secs(2);
 /// F15: a job with an expired lease is executed within 10 s.
 const REAP_DEADLINE: Duration = Duration::from_secs(10);
-/// Effects the spec gives no bound for (a validation job and the warmup it enqueues, an eviction,
+/// Effects the design gives no bound for (a validation job and the warmup it enqueues, an eviction,
 /// three attempts with their backoff, a breaker opening): generous, since they are polled.
 const SLOW_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -143,7 +143,7 @@ async fn zadd(store: &RedisClient, set: &str, score: i64, job: &Value) {
     assert_eq!(added, 1, "the job was added to {set}");
 }
 
-/// A job document as SPEC §6.1 shapes it, never attempted.
+/// A job document as docs/jobs.md#job-document shapes it, never attempted.
 fn job_document(id: Uuid, kind: &str, payload: Value, priority: i64, process_at: DateTime<Utc>) -> Value {
     json!({"id": id, "type": kind, "payload": payload, "attempts": 0, "max_tries": 3, "priority": priority,
            "created_at": timestamp_text(Utc::now()), "process_at": timestamp_text(process_at), "last_error": null})
@@ -154,7 +154,7 @@ fn warmup_document(id: Uuid, key: &str, data: Value, priority: i64, process_at: 
     job_document(id, "cache_warmup", json!({"key": key, "data": data, "ttl": "15m0s"}), priority, process_at)
 }
 
-/// The score of a ready job (SPEC §6.4).
+/// The score of a ready job (docs/jobs.md#redis-structures).
 fn ready_score(priority: i64, ready_at: DateTime<Utc>) -> i64 {
     priority * PRIORITY_FACTOR + ready_at.timestamp_millis()
 }
@@ -175,7 +175,7 @@ fn id_of(job: &Value, member: &str) -> String {
     string_at(job, &format!("/{member}"))
 }
 
-/// The member names every job document carries (SPEC §6.1).
+/// The member names every job document carries (docs/jobs.md#job-document).
 const JOB_MEMBERS: [&str; 9] =
     ["id", "type", "payload", "attempts", "max_tries", "priority", "created_at", "process_at", "last_error"];
 
@@ -188,13 +188,17 @@ fn assert_job_document(job: &Value) {
     parse_timestamp(&job["process_at"]);
 }
 
-/// Asserts the common members of a 202 (SPEC §1.7) and returns `(job_id, queue)`.
+/// Asserts the common members of a 202 (docs/jobs.md#endpoints) and returns `(job_id, queue)`.
 fn assert_accepted(body: &Value, message: &str) -> (String, String) {
     assert_eq!(body["status"], "success", "{body}");
     assert_eq!(body["message"], message, "{body}");
     let job_id = id_of(body, "job_id");
     let parsed = Uuid::parse_str(&job_id).unwrap_or_else(|_| panic!("job_id is a UUID: {body}"));
-    assert_eq!(job_id, parsed.hyphenated().to_string(), "job_id is lowercase hyphenated text (SPEC §0.4)");
+    assert_eq!(
+        job_id,
+        parsed.hyphenated().to_string(),
+        "job_id is lowercase hyphenated text (docs/http-contract.md#times-identifiers-and-durations)"
+    );
     let queue = id_of(body, "queue");
     assert!(queue == "local" || queue == "redis", "queue is local or redis: {body}");
     (job_id, queue)
@@ -214,7 +218,7 @@ fn listed_priorities(body: &Value, name: &str) -> Vec<i64> {
     listed(body, name).iter().map(|job| job["priority"].as_i64().unwrap_or_else(|| panic!("priority: {job}"))).collect()
 }
 
-/// Asserts a 400 problem (`invalid_request` or `validation_failed`, the spec leaving the choice
+/// Asserts a 400 problem (`invalid_request` or `validation_failed`, the design leaving the choice
 /// open for these inputs) whose `errors` name `field`, and returns it.
 async fn assert_bad_request(response: Response, field: &str) -> Value {
     let path = response.url().path().to_owned();
@@ -313,7 +317,7 @@ impl Drop for KeyspaceEvents {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_health_and_warm_answer_admins_only() {
-    // F2, SPEC §1.6
+    // F2, docs/cache.md#administration-endpoints
     let env = JobEnv::start(&[]).await;
     let app = &env.app;
     let health = json_body(app.cache_health(env.token()).await, StatusCode::OK).await;
@@ -324,7 +328,7 @@ async fn cache_health_and_warm_answer_admins_only() {
     assert!(health["metrics"].is_object(), "metrics: {health}");
     assert!(health["queue_sizes"].is_object(), "queue_sizes: {health}");
 
-    // The warm-up writes `task:{id}` entries of recently updated tasks (SET NX, §1.6).
+    // The warm-up writes `task:{id}` entries of recently updated tasks (SET NX, docs/cache.md#administration-endpoints).
     let alice = app.new_account("alice", Some("Engineering")).await;
     let id = app.new_task_id(alice.token(), "Warm me").await;
     let key = format!("task:{id}");
@@ -366,7 +370,7 @@ async fn a_warmup_job_writes_the_value_with_its_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warmup_ttls_and_priorities_are_read_and_rendered_as_documented() {
-    // F4 (accepted half), SPEC §6.1 TTL input and output, §6.2 (0 or absent means 5)
+    // F4 (accepted half), docs/jobs.md#job-document TTL input and output, docs/jobs.md#priority (0 or absent means 5)
     let env = JobEnv::start(&[]).await;
     let cases = [
         (json!("15m"), "15m0s"),
@@ -400,7 +404,7 @@ async fn warmup_ttls_and_priorities_are_read_and_rendered_as_documented() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_job_requests_answer_400() {
-    // F4 (rejected half), SPEC §1.7 key rules, §6.1 TTL bounds, §6.2
+    // F4 (rejected half), docs/jobs.md#endpoints key rules, docs/jobs.md#job-document TTL bounds, docs/jobs.md#priority
     let env = JobEnv::start(&[]).await;
     let (app, token) = (&env.app, env.token());
     let warmup = |changes: Value| {
@@ -423,7 +427,7 @@ async fn invalid_job_requests_answer_400() {
             .await;
     }
     assert_bad_request(app.enqueue_job(token, "warmup", &warmup(json!({"priority": -1}))).await, "priority").await;
-    // A member of the wrong JSON type (SPEC §0.3).
+    // A member of the wrong JSON type (docs/http-contract.md#request-bodies-and-field-rules).
     let problem = assert_problem(
         app.enqueue_job(token, "warmup", &warmup(json!({"priority": "5"}))).await,
         StatusCode::BAD_REQUEST,
@@ -465,7 +469,7 @@ async fn invalid_job_requests_answer_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_job_writes_every_key() {
-    // F5, SPEC §1.7 (batch ttl defaults to 1 h)
+    // F5, docs/jobs.md#endpoints (batch ttl defaults to 1 h)
     let env = JobEnv::start(&[]).await;
     let keys = ["batch:1", "batch:2", "batch:3"];
     let body = env.enqueue("batch", json!({"keys": keys, "data": {}, "priority": 5})).await;
@@ -498,7 +502,7 @@ async fn a_batch_job_writes_every_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_jobs_wait_in_the_delayed_set_until_due() {
-    // F6, SPEC §6.3 rule 2, §6.4 (delayed score = process_at in unix ms), §0.4 (offsets normalised)
+    // F6, docs/jobs.md#routing rule 2, docs/jobs.md#redis-structures (delayed score = process_at in unix ms), docs/http-contract.md#times-identifiers-and-durations (offsets normalised)
     let env = JobEnv::start(&[]).await;
     let due = whole_millis(Utc::now() + chrono::Duration::minutes(10));
     let offset = FixedOffset::east_opt(2 * 3600).expect("a valid offset");
@@ -507,7 +511,7 @@ async fn scheduled_jobs_wait_in_the_delayed_set_until_due() {
         .enqueue("scheduled", json!({"key": "sched:later", "data": {"s": 1}, "process_at": due_text, "priority": 3}))
         .await;
     let (id, queue) = assert_accepted(&body, "Scheduled job enqueued successfully");
-    assert_eq!(queue, "redis", "a scheduled job goes to Redis (§6.3 rule 2): {body}");
+    assert_eq!(queue, "redis", "a scheduled job goes to Redis (docs/jobs.md#routing rule 2): {body}");
     assert_eq!(body["key"], "sched:later", "{body}");
     assert_eq!(body["process_at"], timestamp_text(due), "process_at in UTC with 6 digits: {body}");
     assert_eq!(body["ttl"], "15m0s", "{body}");
@@ -564,7 +568,7 @@ async fn scheduled_jobs_wait_in_the_delayed_set_until_due() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_jobs_repair_missing_and_wrong_values() {
-    // F7, SPEC §6.1 (`cache_validation`; ttl defaults to 1 h when re-warming)
+    // F7, docs/jobs.md#job-document (`cache_validation`; ttl defaults to 1 h when re-warming)
     let env = JobEnv::start(&[]).await;
     let body = env.enqueue("validation", json!({"key": "test:val", "expected_data": {"v": 1}})).await;
     assert_accepted(&body, "Validation job enqueued successfully");
@@ -592,7 +596,7 @@ async fn validation_jobs_repair_missing_and_wrong_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eviction_jobs_delete_a_pattern_or_a_key() {
-    // F8, SPEC §6.1 (`cache_eviction`)
+    // F8, docs/jobs.md#job-document (`cache_eviction`)
     let env = JobEnv::start(&[]).await;
     env.enqueue("batch", json!({"keys": ["batch:1", "batch:2", "batch:3"], "data": {"b": 1}})).await;
     env.enqueue("warmup", json!({"key": "other:1", "data": {"o": 1}})).await;
@@ -636,7 +640,7 @@ async fn eviction_jobs_delete_a_pattern_or_a_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_are_routed_by_priority_local_load_type_and_redis_availability() {
-    // F11, SPEC §6.3 and §6.2 (local order: priority, then enqueue time)
+    // F11, docs/jobs.md#routing and docs/jobs.md#priority (local order: priority, then enqueue time)
     let mut env = JobEnv::start(&[("JOB_LOCAL_WORKERS", "0")]).await;
 
     let mut local = Vec::new();
@@ -694,7 +698,7 @@ async fn jobs_are_routed_by_priority_local_load_type_and_redis_availability() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_jobs_run_most_urgent_first() {
-    // F12, SPEC §6.2, §6.4 (ready score)
+    // F12, docs/jobs.md#priority, docs/jobs.md#redis-structures (ready score)
     let env = JobEnv::start(&[("JOB_DISTRIBUTED_WORKERS", "0")]).await;
     let past = timestamp_text(seconds_from_now(-60));
     let keys = [(5, "order:p05"), (1, "order:p01"), (10, "order:p10"), (3, "order:p03")];
@@ -749,7 +753,7 @@ async fn ready_jobs_run_most_urgent_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_of_unknown_type_is_retried_with_backoff_then_dead_lettered() {
-    // F13, SPEC §6.5 (linear backoff, unknown job type), §6.4 (delayed score, DLQ list)
+    // F13, docs/jobs.md#local-queue-retries-and-dead-letters (linear backoff, unknown job type), docs/jobs.md#redis-structures (delayed score, DLQ list)
     let env = JobEnv::start(&[]).await;
     let id = Uuid::new_v4().to_string();
     let pushed = Utc::now();
@@ -815,7 +819,7 @@ fn dead_job(id: Uuid, failed_ago: chrono::Duration) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dead_letter_queue_can_be_listed_retried_and_purged() {
-    // F14, SPEC §1.7 (DLQ endpoints), §6.5
+    // F14, docs/jobs.md#endpoints (DLQ endpoints), docs/jobs.md#local-queue-retries-and-dead-letters
     let env = JobEnv::start(&[("JOB_RETRY_BACKOFF", "100ms")]).await;
     let (app, token) = (&env.app, env.token());
     let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
@@ -887,7 +891,7 @@ async fn the_dead_letter_queue_can_be_listed_retried_and_purged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dlq_requests_with_bad_input_answer_400() {
-    // F14 (bad input), SPEC §1.7, §0.4 (a malformed UUID in a query or body is validation_failed)
+    // F14 (bad input), docs/jobs.md#endpoints, docs/http-contract.md#times-identifiers-and-durations (a malformed UUID in a query or body is validation_failed)
     let env = JobEnv::start(&[]).await;
     let (app, token) = (&env.app, env.token());
     let id = Uuid::new_v4().to_string();
@@ -924,7 +928,7 @@ async fn dlq_requests_with_bad_input_answer_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_lease_expired_is_reaped_and_executed() {
-    // F15, SPEC §6.4 (reap)
+    // F15, docs/jobs.md#redis-structures (reap)
     let env = JobEnv::start(&[]).await;
     let id = Uuid::new_v4();
     let expired = whole_millis(Utc::now() - chrono::Duration::seconds(5));
@@ -949,7 +953,7 @@ async fn a_job_whose_lease_expired_is_reaped_and_executed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_inspection_lists_each_queue_in_execution_order() {
-    // F16, SPEC §1.7 (GET /cache/jobs)
+    // F16, docs/jobs.md#endpoints (GET /cache/jobs)
     let env = JobEnv::start(&[("JOB_DISTRIBUTED_WORKERS", "0"), ("JOB_LOCAL_WORKERS", "0")]).await;
     let now = Utc::now();
 
@@ -1012,8 +1016,8 @@ async fn the_queue_inspection_lists_each_queue_in_execution_order() {
 // ---------------------------------------------------------------------------------------------
 
 sqlite_only!(without_redis_every_job_runs_locally, overrides = &[("CACHE_WARM_INTERVAL", "0")], |app| async move {
-    // SPEC §1.6 (redis `disabled`, status stays healthy), §6.3 rule 1, §1.7 (Redis lists []),
-    // §5.8 (the redis_* queue sizes are null), §6.5 (the local DLQ)
+    // docs/cache.md#administration-endpoints (redis `disabled`, status stays healthy), docs/jobs.md#routing rule 1, docs/jobs.md#endpoints (Redis lists []),
+    // docs/cache.md#stats (the redis_* queue sizes are null), docs/jobs.md#local-queue-retries-and-dead-letters (the local DLQ)
     let admin = app.sign_in_admin().await;
     let token = admin.token();
     let health = json_body(app.cache_health(token).await, StatusCode::OK).await;
@@ -1076,7 +1080,7 @@ async fn job_endpoint_answers(app: &TestApp, token: &str) -> Vec<(String, Respon
 }
 
 both_backends!(job_endpoints_are_for_administrators_only, |app| async move {
-    // SPEC §1.7 (perm system:admin → 403 insufficient_role), §0.6 (the permission pre-check comes
+    // docs/jobs.md#endpoints (perm system:admin → 403 insufficient_role), docs/http-contract.md#order-of-checks (the permission pre-check comes
     // before input validation)
     let alice = app.new_account("alice", Some("Engineering")).await;
     for (endpoint, response) in job_endpoint_answers(&app, alice.token()).await {

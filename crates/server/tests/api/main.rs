@@ -1,4 +1,4 @@
-//! End-to-end HTTP tests of Taskify against the contract in SPEC.md (§12 acceptance scenarios,
+//! End-to-end HTTP tests of Taskify against the contract described in docs/README.md (docs/testing.md acceptance scenarios,
 //! plus bad-input and security checks). Every module compiles into this one test binary; every
 //! scenario gets its own server and database, and most run on both SQLite and PostgreSQL.
 

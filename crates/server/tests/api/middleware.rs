@@ -1,4 +1,4 @@
-//! SPEC §12.G (G1–G3, G5, G6; G4 is in bad_input.rs, G9 in binary.rs) and H13: rate limits and
+//! docs/testing.md#g-middleware-and-failure-handling (G1–G3, G5, G6; G4 is in bad_input.rs, G9 in binary.rs) and H13: rate limits and
 //! their headers, CORS, response compression, the request timeout, and which client address the
 //! limits and the audit log believe.
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::*;
 
-/// The `RateLimit-*` and `Retry-After` headers (SPEC §0.11).
+/// The `RateLimit-*` and `Retry-After` headers (docs/http-contract.md#rate-limits).
 const RATE_LIMIT_HEADERS: [&str; 5] =
     ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy", "retry-after"];
 
@@ -36,7 +36,7 @@ fn numeric_header(headers: &HeaderMap, name: &str) -> u64 {
     value.parse().unwrap_or_else(|_| panic!("{name} is a whole number: {value:?}"))
 }
 
-/// Asserts a 429 `rate_limited` (SPEC §0.5, §0.11): `Retry-After` ≥ 1 equal to `retry_after`, and
+/// Asserts a 429 `rate_limited` (docs/http-contract.md#errors, docs/http-contract.md#rate-limits): `Retry-After` ≥ 1 equal to `retry_after`, and
 /// the RateLimit headers. Returns the headers and the problem.
 async fn assert_rate_limited(response: Response, policy: &str) -> (HeaderMap, Value) {
     let (headers, problem) = assert_problem_with_headers(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
@@ -283,7 +283,7 @@ both_backends!(
     forwarded_for_headers_from_trusted_proxies_name_the_client,
     overrides = &[("TRUSTED_PROXIES", "127.0.0.1/32"), ("AUDIT_FLUSH_INTERVAL", "200ms")],
     |app| async move {
-        // H13, trusted-proxy variant (SPEC §7.5): walk X-Forwarded-For from the right to the first
+        // H13, trusted-proxy variant (docs/http-contract.md#rate-limits): walk X-Forwarded-For from the right to the first
         // untrusted address; when every entry is trusted, the left-most one is the client.
         let alice_id = app.register_user("alice", Some("Engineering")).await;
         let admin = app.sign_in_admin().await;
@@ -304,7 +304,7 @@ both_backends!(
     rate_limits_are_keyed_on_the_client_a_trusted_proxy_names,
     overrides = &[("TRUSTED_PROXIES", "127.0.0.1/32"), ("RATE_LIMIT_ENABLED", "true")],
     |app| async move {
-        // SPEC §7.5: the client IP behind a trusted proxy is the key of the `auth` class (burst 5).
+        // docs/http-contract.md#rate-limits: the client IP behind a trusted proxy is the key of the `auth` class (burst 5).
         let attempt = |n: usize, forwarded_for: &'static str| {
             let request = app.request(Method::POST, "/api/v1/auth/login").header("x-forwarded-for", forwarded_for);
             send(request.json(&json!({"email": format!("nobody{n}@example.com"), "password": "Wrong@Password1"})))

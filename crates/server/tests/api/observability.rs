@@ -1,12 +1,12 @@
-//! SPEC §8.1 (issue 6, acceptance 3): after a scripted burst of traffic that touches every area
+//! docs/operations.md#metrics (issue 6, acceptance 3): after a scripted burst of traffic that touches every area
 //! (authentication successes, failures and a lockout; refresh, refresh reuse and logout; task
 //! CRUD and lists; administration; the cache endpoints and the job endpoints; rate-limited
 //! requests; a 404 and a 405), the `/metrics` text
 //! (a) passes `promtool check metrics` with exit status 0, and
-//! (b) names every metric of the §8.1 table, the `cache_jobs_*` family of the job system included.
+//! (b) names every metric of the docs/operations.md#metrics table, the `cache_jobs_*` family of the job system included.
 //!
 //! promtool exits 1 when the text does not parse and 3 when it parses but fails its lint (a
-//! counter without `_total`, a metric without HELP text, a non-base unit, …). Every name the spec
+//! counter without `_total`, a metric without HELP text, a non-base unit, …). Every name the design
 //! mandates passes promtool's naming lints, so any message is the exporter's doing: all of them
 //! count as errors, and only exit status 0 passes.
 
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::redis::WithRedis;
 
-/// Every metric name of the SPEC §8.1 table.
+/// Every metric name of the docs/operations.md#metrics table.
 const SPEC_METRICS: [&str; 38] = [
     "http_requests_total",
     "http_request_duration_seconds",
@@ -222,7 +222,7 @@ async fn burst(env: &WithRedis) {
     let message = json!({"origin": "another-instance", "keys": [format!("task:{id}")], "patterns": [], "all": false});
     let _: i64 = redis.cmd(&["PUBLISH", "taskify:cache:invalidate", &message.to_string()]).await;
 
-    // The job system (SPEC §1.7, §6): every job type, the inspection endpoints, a job of an
+    // The job system (docs/jobs.md#endpoints, docs/jobs.md): every job type, the inspection endpoints, a job of an
     // unknown type (it fails, is retried and dead-lettered) and an expired lease (reaped). Their
     // answers are not checked here: the job suite does that.
     let jobs = [
@@ -350,7 +350,7 @@ async fn metrics_after_a_burst_of_traffic_pass_promtool_and_cover_the_dashboard(
         String::from_utf8_lossy(&check.stderr)
     );
 
-    // SPEC §8.1: the route label is the matched template or `unmatched`, never a raw path.
+    // docs/operations.md#metrics: the route label is the matched template or `unmatched`, never a raw path.
     for sample in metric_samples(&text).iter().filter(|sample| sample.name.starts_with("http_request")) {
         if let Some(route) = sample.labels.get("route") {
             let raw = route.split('/').any(|segment| uuid::Uuid::parse_str(segment).is_ok()) || route.contains("nope");
@@ -377,8 +377,8 @@ async fn metrics_after_a_burst_of_traffic_name_every_spec_metric_including_cache
     let env = WithRedis::spawn(Backend::Sqlite, BURST_SETTINGS).await;
     burst(&env).await;
 
-    // The job metrics follow the jobs: a retry comes after 1 s and 2 s, a reap every 5 s (SPEC
-    // §6.4, §6.5). Poll for them, and report what is still missing at the deadline.
+    // The job metrics follow the jobs: a retry comes after 1 s and 2 s, a reap every 5 s (
+    // docs/jobs.md#redis-structures, docs/jobs.md#local-queue-retries-and-dead-letters). Poll for them, and report what is still missing at the deadline.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let text = metrics_text(&env.app).await;
@@ -391,7 +391,7 @@ async fn metrics_after_a_burst_of_traffic_name_every_spec_metric_including_cache
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{} metrics of SPEC §8.1 are missing from /metrics after the burst: {missing:?}",
+            "{} metrics of docs/operations.md#metrics are missing from /metrics after the burst: {missing:?}",
             missing.len()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;

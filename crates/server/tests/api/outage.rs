@@ -1,4 +1,4 @@
-//! SPEC §12.I (I9, I10) and §5.6–§5.7: Redis dies under steady load and comes back. Every request
+//! docs/testing.md#i-scale-out-coherence-and-outages (I9, I10) and docs/cache.md: Redis dies under steady load and comes back. Every request
 //! keeps getting a correct answer (never a 5xx; reads return the latest written version within
 //! 1 s on every node), `/health` and `/cache/stats` report the outage and the open breaker, rate
 //! limits fall back to per-node buckets, and after Redis returns the breaker closes through
@@ -26,15 +26,15 @@ const OUTAGE_SETTINGS: &[(&str, &str)] = &[("CACHE_BREAKER_TIMEOUT", "2s"), ("CA
 /// How long the nodes may take to notice the outage in `/health`, `/cache/stats` and `/metrics`.
 const NOTICE: Duration = Duration::from_secs(15);
 
-/// SPEC §12.I10: the breaker is closed again, and everything drained, within 40 s.
+/// docs/testing.md#i-scale-out-coherence-and-outages I10: the breaker is closed again, and everything drained, within 40 s.
 const RECOVERY: Duration = Duration::from_secs(40);
 
 /// The staleness bound while the nodes disagree about Redis (from the moment Redis stops until
-/// every node reports the outage, and from its restart until every node has recovered). SPEC
-/// §5.4: "When only some instances lose Redis, the others can serve values that those instances
+/// every node reports the outage, and from its restart until every node has recovered).
+/// docs/cache.md#coherence: "When only some instances lose Redis, the others can serve values that those instances
 /// changed until they reconnect (at most CACHE_BREAKER_TIMEOUT plus the reconnect time)": 2 s of
-/// breaker timeout here, plus 2 s for the reconnect (the spec gives no figure for it). Outside
-/// those windows, with every node on the same side of the outage, the bound is the 1 s of §5.4.
+/// breaker timeout here, plus 2 s for the reconnect (the design gives no figure for it). Outside
+/// those windows, with every node on the same side of the outage, the bound is the 1 s of docs/cache.md#coherence.
 const TRANSITION_BOUND: Duration = Duration::from_secs(4);
 
 // ---------------------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ async fn a_redis_outage_under_load_keeps_every_answer_correct_and_the_cluster_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_redis_outage_each_node_enforces_the_rate_limit_with_its_own_buckets() {
-    // I9 "G1 again": limits are still enforced, per node (SPEC §7.5).
+    // I9 "G1 again": limits are still enforced, per node (docs/http-contract.md#rate-limits).
     let settings = [
         OUTAGE_SETTINGS,
         &[

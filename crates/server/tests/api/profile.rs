@@ -1,4 +1,4 @@
-//! SPEC §12.D: the caller's profile, its allow-list, password changes and other users' profiles
+//! docs/testing.md#d-profile: the caller's profile, its allow-list, password changes and other users' profiles
 //! (D1–D6).
 
 use reqwest::{Method, StatusCode};

@@ -1,12 +1,12 @@
-//! Private Redis servers for the scenarios that need Redis (SPEC §5, §7.5, §12.F, §12.I).
+//! Private Redis servers for the scenarios that need Redis (docs/cache.md, docs/http-contract.md#rate-limits, docs/testing.md#f-cache-and-jobs, docs/testing.md#i-scale-out-coherence-and-outages).
 //!
-//! Several Redis keys are fixed by the spec and live outside `CACHE_KEY_PREFIX` (`taskify:gen:*`,
+//! Several Redis keys are fixed by design and live outside `CACHE_KEY_PREFIX` (`taskify:gen:*`,
 //! `rate_limit:*`, `login_fail:*`, `cache_jobs*`), and other developers' servers may use the shared
 //! Redis on 127.0.0.1:6379. So every scenario starts its **own** `redis-server` child on a free
 //! port ([`RedisServer`]), points `REDIS_URL` at it, and kills it when dropped. The same server can
 //! be stopped and started again on the same port for the outage scenarios; a persistent one
 //! (append-only file, fsync on every write) restores its data after a restart, as a production
-//! Redis would (SPEC §5.6, "the values Redis restores from its append-only file").
+//! Redis would (docs/cache.md#redis-outages, "the values Redis restores from its append-only file").
 //!
 //! This module also holds the clients the scenarios inspect Redis with ([`RedisClient`]), an
 //! in-process instance wired to a private Redis ([`WithRedis`]), and a cluster of `taskify serve`
@@ -22,9 +22,9 @@ use taskify_cache::redis::aio::MultiplexedConnection;
 use crate::helpers::{ApiClient, Backend, TestApp, TestDatabase, free_port, fresh_temp_dir, spawn_app};
 use crate::server_process::{ServerProcess, Workspace, child_environment, env_pairs};
 
-/// Per-call Redis timeouts for the test instances. The default 250 ms (SPEC §9.1) is meant for a
+/// Per-call Redis timeouts for the test instances. The default 250 ms (docs/operations.md#configuration) is meant for a
 /// production host; on the 2-core test machine, with many servers running in parallel, a starved
-/// call would count as a breaker failure (SPEC §5.7) and make scenarios that are not about
+/// call would count as a breaker failure (docs/cache.md#circuit-breaker) and make scenarios that are not about
 /// timeouts flaky. The outage scenarios stop Redis outright, so its calls fail at once anyway.
 pub const REDIS_TIMEOUTS: [(&str, &str); 2] = [("REDIS_READ_TIMEOUT", "2s"), ("REDIS_WRITE_TIMEOUT", "2s")];
 

@@ -1,4 +1,4 @@
-//! SPEC §12.H and the security acceptance criteria: forged and misused tokens, ownership,
+//! docs/testing.md#h-security and the security acceptance criteria: forged and misused tokens, ownership,
 //! mass assignment, SQL injection, refresh-token replay and constraint races.
 
 use jsonwebtoken::Algorithm;
@@ -57,7 +57,7 @@ both_backends!(forged_or_misused_access_tokens_are_rejected, |app| async move {
         assert_refused(&app, &sign_valid(&with_changes(&claims, &changes)), "invalid_claims", case).await;
     }
 
-    // Expiry is checked before the issuer (SPEC §4.1 order).
+    // Expiry is checked before the issuer (docs/authentication.md#access-tokens order).
     let past = chrono::Utc::now().timestamp() - 60;
     let expired = with_changes(&claims, &json!({"exp": past, "iat": past - 900, "iss": "evil"}));
     assert_refused(&app, &sign_valid(&expired), "expired_token", "expired with a bad issuer").await;
@@ -199,7 +199,7 @@ both_backends!(concurrent_duplicate_registrations_produce_one_account, |app| asy
     assert_eq!((created, conflicts), (1, 9));
 });
 
-/// Asserts that a response body leaks no SQL or database error text (SPEC §0.5).
+/// Asserts that a response body leaks no SQL or database error text (docs/http-contract.md#errors).
 fn assert_no_database_text(body: &str) {
     let lowered = body.to_ascii_lowercase();
     for marker in
@@ -232,7 +232,7 @@ both_backends!(
 );
 
 both_backends!(a_refresh_within_the_grace_window_issues_a_sibling, |app| async move {
-    // SPEC §4.2: the default REFRESH_REUSE_GRACE is 10 s.
+    // docs/authentication.md#refresh-tokens: the default REFRESH_REUSE_GRACE is 10 s.
     let fixtures = app.fixtures().await;
     let first = fixtures.alice.refresh_token.clone();
     let child = string_at(&json_body(app.refresh(&first).await, StatusCode::OK).await, "/refresh_token");

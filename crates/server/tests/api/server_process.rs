@@ -155,11 +155,11 @@ impl ServerProcess {
 }
 
 /// How long a process that was sent SIGTERM may take to exit (its drain time is `SHUTDOWN_TIMEOUT`,
-/// 30 s, plus at most 10 s of audit flushing, SPEC §8.3).
+/// 30 s, plus at most 10 s of audit flushing, docs/operations.md#graceful-shutdown).
 const EXIT_DEADLINE: Duration = Duration::from_secs(45);
 
 impl ServerProcess {
-    /// Sends SIGTERM and returns at once (the graceful shutdown of SPEC §8.3 starts).
+    /// Sends SIGTERM and returns at once (the graceful shutdown of docs/operations.md#graceful-shutdown starts).
     pub async fn terminate(&self) {
         if let Some(pid) = self.child.id() {
             let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;

@@ -1,4 +1,4 @@
-//! SPEC §12.C: task CRUD, conditional requests, listing, idempotency, department reads, clearance
+//! docs/testing.md#c-tasks: task CRUD, conditional requests, listing, idempotency, department reads, clearance
 //! and task attributes (C1–C21).
 
 use reqwest::{Method, StatusCode};
@@ -480,7 +480,7 @@ both_backends!(required_clearance_hides_tasks_from_department_readers_below_it, 
     assert!(app.listed_task_ids(mike, &[]).await.contains(&bob_task), "the task is back in M's list");
     json_body(app.get_task(fixtures.bob.token(), &bob_task).await, StatusCode::OK).await;
 
-    // Without the attribute, the clearance is 0 (SPEC §3.2): the task is hidden again.
+    // Without the attribute, the clearance is 0 (docs/authorization.md#entities): the task is hidden again.
     let stored =
         json_body(app.get_user_attribute(admin, &fixtures.mike.id, "clearance_level").await, StatusCode::OK).await;
     assert_eq!(stored["value"], 3);
@@ -497,7 +497,7 @@ both_backends!(required_clearance_hides_tasks_from_department_readers_below_it, 
 });
 
 both_backends!(revoking_the_manager_role_ends_department_reads_at_once, |app| async move {
-    // SPEC §4.3: role changes take effect on the next request, without a new token.
+    // docs/authentication.md#principal-freshness: role changes take effect on the next request, without a new token.
     let fixtures = app.fixtures().await;
     let alice_task = app.new_task_id(fixtures.alice.token(), "Alice's task").await;
     json_body(app.get_task(fixtures.mike.token(), &alice_task).await, StatusCode::OK).await;

@@ -1,4 +1,4 @@
-//! Reading and forging access tokens (SPEC §4.1), for the token checks of §12.B and §12.H.
+//! Reading and forging access tokens (docs/authentication.md#access-tokens), for the token checks of docs/testing.md#b-authentication and docs/testing.md#h-security.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,4 +1,4 @@
--- Taskify schema (SPEC §2.2), PostgreSQL flavour.
+-- Taskify schema (docs/data-model.md#tables), PostgreSQL flavour.
 --
 -- Case-insensitive rules fold ASCII only: `lower(col COLLATE "C")` lowercases A–Z and leaves
 -- every other character as it is, exactly like Rust's `to_ascii_lowercase` and SQLite's `lower`.
@@ -18,7 +18,7 @@ CREATE TABLE users (
     created_at         TIMESTAMPTZ  NOT NULL,
     updated_at         TIMESTAMPTZ  NOT NULL,
     deleted_at         TIMESTAMPTZ  NULL,
-    -- Not in the SPEC table: access tokens issued before this moment are rejected (§4.1 check 8).
+    -- Access tokens issued before this moment are rejected (docs/authentication.md#access-tokens check 8).
     tokens_valid_after TIMESTAMPTZ  NULL
 );
 CREATE UNIQUE INDEX uq_users_username ON users (lower(username COLLATE "C"));

@@ -1,6 +1,6 @@
--- Taskify schema (SPEC §2.2), SQLite flavour.
+-- Taskify schema (docs/data-model.md#tables), SQLite flavour.
 --
--- Portable types (SPEC §2.1): uuid = TEXT (36 chars, lowercase), ts = TEXT
+-- Portable types (docs/data-model.md#portable-types): uuid = TEXT (36 chars, lowercase), ts = TEXT
 -- 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (always UTC, so text order is time order), bool = INTEGER 0/1,
 -- json = TEXT holding valid JSON, str(n) = TEXT with CHECK(length(col) <= n).
 -- SQLite's `lower` folds ASCII only, like Rust's `to_ascii_lowercase`; queries use the same
@@ -20,7 +20,7 @@ CREATE TABLE users (
     created_at         TEXT    NOT NULL,
     updated_at         TEXT    NOT NULL,
     deleted_at         TEXT    NULL,
-    -- Not in the SPEC table: access tokens issued before this moment are rejected (§4.1 check 8).
+    -- Access tokens issued before this moment are rejected (docs/authentication.md#access-tokens check 8).
     tokens_valid_after TEXT    NULL
 );
 CREATE UNIQUE INDEX uq_users_username ON users (lower(username));
@@ -187,7 +187,7 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX ix_idempotency_keys_expires_at ON idempotency_keys (expires_at);
 
--- The migration lock row (SPEC §9.1 "on SQLite, a lock row"). The store creates this table with
+-- The migration lock row (docs/data-model.md#migrations). The store creates this table with
 -- CREATE TABLE IF NOT EXISTS before it takes the lock, i.e. before this migration can have run;
 -- it is repeated here so the schema documents every table.
 CREATE TABLE IF NOT EXISTS taskify_migration_lock (

@@ -1,4 +1,4 @@
--- Seed data (SPEC §2.3): 3 roles, 23 permissions with fixed ids, 36 role_permissions rows.
+-- Seed data (docs/data-model.md#seed-data): 3 roles, 23 permissions with fixed ids, 36 role_permissions rows.
 -- A row is inserted when missing and never overwritten (ON CONFLICT DO NOTHING), so operators'
 -- edits survive and re-running the seed is harmless.
 -- Timestamps use the canonical text form YYYY-MM-DDTHH:MM:SS.ffffffZ.

@@ -1,4 +1,4 @@
-//! `/api/v1/users*`, `/api/v1/roles` and `/api/v1/audit-logs` (SPEC §1.5).
+//! `/api/v1/users*`, `/api/v1/roles` and `/api/v1/audit-logs` (docs/http-contract.md#administration).
 
 use crate::http::extract::{
     AuditRead, Caller, INVALID_USER_ID, JsonBody, Params, RoleManage, UserAssignRole, UserDelete, UserRead,

@@ -1,4 +1,4 @@
-//! `/api/v1/auth/*` (SPEC §1.2).
+//! `/api/v1/auth/*` (docs/authentication.md#endpoints).
 
 use crate::http::extract::{Ctx, JsonBody, header_str};
 use crate::http::problem::ApiResult;

@@ -1,4 +1,4 @@
-//! `/api/v1/cache/*` administration (SPEC §1.6). Every route needs `system:admin`; the decision
+//! `/api/v1/cache/*` administration (docs/cache.md#administration-endpoints). Every route needs `system:admin`; the decision
 //! is on `System::"taskify"` and is audited like every other administrative action.
 
 use crate::http::extract::{Caller, SystemAdmin};

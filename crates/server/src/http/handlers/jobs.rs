@@ -1,4 +1,4 @@
-//! `/api/v1/cache/jobs*` (SPEC §1.7): enqueue the five job types, inspect the queues, and work
+//! `/api/v1/cache/jobs*` (docs/jobs.md#endpoints): enqueue the five job types, inspect the queues, and work
 //! the dead-letter queue. Request rules live in `taskify-jobs`; this module maps them to HTTP.
 
 use crate::http::extract::{Caller, JsonBody, Params, SystemAdmin};

@@ -1,4 +1,4 @@
-//! Request handlers, one module per area of SPEC §1. They parse, call one use case, and shape
+//! Request handlers, one module per area of docs/http-contract.md#endpoints. They parse, call one use case, and shape
 //! the answer; rules live in `taskify_core`.
 
 pub mod admin;

@@ -1,4 +1,4 @@
-//! `/api/v1/users/profile*` (SPEC §1.4).
+//! `/api/v1/users/profile*` (docs/http-contract.md#profile).
 
 use crate::http::extract::{Caller, INVALID_USER_ID, JsonBody, ProfileRead, ProfileUpdate, parse_id};
 use crate::http::problem::ApiResult;

@@ -1,4 +1,4 @@
-//! `/api/v1/tasks*` and `/api/v1/users/{user_id}/tasks` (SPEC §1.3).
+//! `/api/v1/tasks*` and `/api/v1/users/{user_id}/tasks` (docs/http-contract.md#tasks).
 
 use crate::http::conditional::{if_match, if_none_match};
 use crate::http::extract::{
@@ -33,7 +33,7 @@ fn task_response(status: StatusCode, body: &impl serde::Serialize, version: i64)
     response
 }
 
-/// The list body of SPEC §0.7.
+/// The list body of docs/http-contract.md#pagination.
 pub fn task_page(page: &Paged<Task>) -> Response {
     json(
         StatusCode::OK,
