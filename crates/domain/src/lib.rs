@@ -6,6 +6,7 @@
 pub mod attribute;
 pub mod audit;
 pub mod auth;
+pub mod duration;
 pub mod page;
 pub mod task;
 pub mod text;

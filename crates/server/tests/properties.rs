@@ -1,17 +1,16 @@
 //! Property tests for the parsers of untrusted input in the HTTP layer: `If-Match` and
-//! `If-None-Match`, `X-Forwarded-For` (with `TRUSTED_PROXIES` CIDRs), JSON request bodies and
-//! configuration durations. None may panic, whatever the input; where a printer exists, what it
+//! `If-None-Match`, `X-Forwarded-For` (with `TRUSTED_PROXIES` CIDRs) and JSON request bodies (durations: the one
+//! parser's tests are in the jobs crate). None may panic, whatever the input; where a printer exists, what it
 //! prints parses back to the same value.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use taskify_core::tasks::{IfMatch, etag};
-use taskify_server::config::parse_duration;
-use taskify_server::http::client_ip::{Cidr, client_ip};
+use taskify_server::config::Cidr;
+use taskify_server::http::client_ip::client_ip;
 use taskify_server::http::conditional::{if_match, if_none_match};
 use taskify_server::http::extract::parse_object;
 
@@ -124,16 +123,5 @@ proptest! {
         prop_assert_eq!(parse_object(&bytes).ok(), Some(object));
     }
 
-    #[test]
-    fn durations_never_panic(text in any::<String>(), digits in "[0-9.]{0,30}[a-zµ]{0,3}") {
-        let _ = parse_duration(&text);
-        let _ = parse_duration(&digits);
-    }
 
-    #[test]
-    fn printed_durations_parse_back(h in 0u64..1000, m in 0u64..60, s in 0u64..60, ms in 0u64..1000) {
-        let text = format!("{h}h{m}m{s}s{ms}ms");
-        let expected = Duration::from_millis(((h * 60 + m) * 60 + s) * 1000 + ms);
-        prop_assert_eq!(parse_duration(&text), Some(expected));
-    }
 }
