@@ -16,7 +16,7 @@
 //! SQLite has no outage separate from its disk, so only PostgreSQL is probed.
 
 use crate::StoreError;
-use crate::connect::Pool;
+use crate::pool::Pool;
 use sqlx::{ConnectOptions, Connection};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,7 @@
 
 use crate::availability::Availability;
 use crate::error::{connect_err, db_err};
+pub(crate) use crate::pool::Pool;
 use crate::{Store, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -52,12 +53,6 @@ pub struct PoolStats {
 pub(crate) struct Db {
     pub(crate) pool: Pool,
     pub(crate) availability: Arc<Availability>,
-}
-
-#[derive(Clone)]
-pub(crate) enum Pool {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
 }
 
 /// SQLite waits this long for a competing writer before giving up with `SQLITE_BUSY`

@@ -24,6 +24,7 @@ mod error;
 mod idempotency;
 mod migrate;
 mod params;
+mod pool;
 mod principals;
 mod revocation;
 mod roles;
