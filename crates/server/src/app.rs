@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::http::{
     self,
-    health::HealthCache,
+    health_checks::HealthCache,
     rate_limit::RateLimiter,
     state::{AppState, Shared},
 };

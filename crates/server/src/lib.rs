@@ -3,7 +3,6 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod config_values;
 pub mod http;
 pub mod telemetry;
 pub mod warmup;

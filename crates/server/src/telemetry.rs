@@ -174,7 +174,7 @@ pub fn register_metrics(backend: &str, redis_enabled: bool) {
 /// Installs the tracing subscriber (binary only; tests bring their own or none).
 pub fn init_logging(config: &Config) {
     // The configuration has already refused a LOG_LEVEL that does not parse.
-    let filter = crate::config_values::log_filter(&config.log_level).unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = crate::config::values::log_filter(&config.log_level).unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let result = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),

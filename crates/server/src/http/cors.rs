@@ -3,6 +3,7 @@
 
 use super::problem::Problem;
 use super::state::AppState;
+use crate::config::CorsPolicy;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -14,29 +15,7 @@ const EXPOSED: &str = "ETag, Location, X-Request-Id, Retry-After, Idempotency-Re
 RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy";
 const MAX_AGE: &str = "43200";
 
-/// The CORS settings, parsed once.
-#[derive(Debug, Clone)]
-pub struct CorsPolicy {
-    pub origins: Vec<String>,
-    pub any_origin: bool,
-    pub methods: String,
-    pub headers: String,
-}
-
 impl CorsPolicy {
-    /// From the comma-separated `CORS_*` lists.
-    pub fn new(origins: &str, methods: &str, headers: &str) -> Self {
-        let list =
-            |s: &str| s.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-        let origins = list(origins);
-        Self {
-            any_origin: origins.iter().any(|o| o == "*"),
-            origins,
-            methods: list(methods).join(", "),
-            headers: list(headers).join(", "),
-        }
-    }
-
     fn allows(&self, origin: &str) -> bool {
         self.any_origin || self.origins.iter().any(|o| o == origin)
     }

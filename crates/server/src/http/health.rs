@@ -8,69 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-use taskify_cache::{BreakerState, Cache, CallKind, redis};
+use taskify_cache::BreakerState;
 use taskify_domain::time::{format_secs, now};
-use taskify_store::Store;
-use tokio::sync::Mutex;
-
-const CHECK_EVERY: Duration = Duration::from_secs(1);
-const PING_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The last dependency check.
-#[derive(Debug, Clone, Copy)]
-pub struct Checked {
-    at: Instant,
-    database_up: bool,
-    latency_ms: f64,
-    migrations_pending: bool,
-    /// `None` when Redis is not configured; else whether it answered PING, and how fast.
-    redis: Option<(bool, f64)>,
-}
-
-/// Caches the dependency checks for one second.
-#[derive(Default)]
-pub struct HealthCache {
-    last: Mutex<Option<Checked>>,
-}
-
-impl HealthCache {
-    async fn get(&self, store: &Store, cache: &Cache) -> Checked {
-        let mut last = self.last.lock().await;
-        if let Some(checked) = *last
-            && checked.at.elapsed() < CHECK_EVERY
-        {
-            return checked;
-        }
-        let started = Instant::now();
-        let database_up = match tokio::time::timeout(PING_TIMEOUT, store.ping()).await {
-            Ok(Ok(acquire)) => {
-                // The pool's acquire latency, sampled at most once per second by this check.
-                metrics::histogram!("db_pool_acquire_duration_seconds").record(acquire.as_secs_f64());
-                true
-            }
-            _ => false,
-        };
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let migrations_pending = database_up
-            && !matches!(tokio::time::timeout(PING_TIMEOUT, store.migrations_pending()).await, Ok(Ok(false)));
-        let redis = match cache.redis() {
-            None => None,
-            Some(handle) => {
-                let started = Instant::now();
-                let ping = handle
-                    .call(CallKind::Custom(PING_TIMEOUT), |mut conn| async move {
-                        redis::cmd("PING").query_async::<String>(&mut conn).await
-                    })
-                    .await;
-                Some((ping.is_ok(), started.elapsed().as_secs_f64() * 1000.0))
-            }
-        };
-        let checked = Checked { at: Instant::now(), database_up, latency_ms, migrations_pending, redis };
-        *last = Some(checked);
-        checked
-    }
-}
 
 fn round1(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0

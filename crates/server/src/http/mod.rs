@@ -7,7 +7,9 @@ pub mod cors;
 pub mod extract;
 pub mod handlers;
 pub mod health;
+pub mod health_checks;
 pub mod layers;
+pub mod limit_layer;
 pub mod listen;
 pub mod problem;
 pub mod rate_limit;
@@ -35,7 +37,7 @@ pub fn router(state: AppState) -> Router {
     // then the rate limit.
     let guarded = |route: MethodRouter<AppState>| {
         route
-            .route_layer(from_fn_with_state(state.clone(), rate_limit::limit))
+            .route_layer(from_fn_with_state(state.clone(), limit_layer::limit))
             .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit))
     };
     let api = Router::new()

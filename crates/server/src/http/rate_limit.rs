@@ -14,50 +14,26 @@
 //! back to its own buckets (bounded: see [`BoundedMap`]).
 
 use super::bounded_map::{BoundedMap, Entry};
-use super::extract::ClientIp;
-use super::problem::Problem;
-use super::state::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use crate::config::{ClassLimit, RateLimits};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use taskify_cache::redis::Script;
 use taskify_cache::{CallKind, RedisHandle};
-use taskify_core::auth::throttle::{ceil_secs, ip_key};
-
-/// A route class with its bucket parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClassLimit {
-    pub name: &'static str,
-    pub rpm: u32,
-    pub burst: u32,
-}
+use taskify_core::auth::throttle::ceil_secs;
 
 impl ClassLimit {
     fn refill_per_sec(&self) -> f64 {
         f64::from(self.rpm) / 60.0
     }
     /// Seconds for an empty bucket to fill (the `w` of `RateLimit-Policy`).
-    fn window_secs(&self) -> u64 {
+    pub(crate) fn window_secs(&self) -> u64 {
         (f64::from(self.burst) / self.refill_per_sec()).ceil() as u64
     }
 }
 
-/// The three limited classes.
-#[derive(Debug, Clone, Copy)]
-pub struct RateLimits {
-    pub enabled: bool,
-    pub auth: ClassLimit,
-    pub refresh: ClassLimit,
-    pub api: ClassLimit,
-    pub idle: Duration,
-}
-
 impl RateLimits {
     /// The class of a matched API route.
-    fn class_of(&self, route: &str) -> ClassLimit {
+    pub(crate) fn class_of(&self, route: &str) -> ClassLimit {
         match route {
             "/api/v1/auth/login" | "/api/v1/auth/register" => self.auth,
             "/api/v1/auth/refresh" | "/api/v1/auth/logout" => self.refresh,
@@ -144,12 +120,6 @@ impl LocalBuckets {
                 retry_after_secs: (((1.0 - bucket.tokens) / rate).ceil() as u64).max(1),
             }
         })
-    }
-}
-
-fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(HeaderName::from_static(name), v);
     }
 }
 
@@ -379,42 +349,6 @@ fn shared_verdict(class: ClassLimit, level: f64, allowed: bool, retry_after_secs
         reset_secs: ((f64::from(class.burst) - level).max(0.0) / rate).ceil() as u64,
         retry_after_secs: retry_after_secs.max(1),
     }
-}
-
-/// The limiting middleware for matched API routes.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limits = &state.config.rate_limits;
-    if !limits.enabled {
-        return next.run(request).await;
-    }
-    let route = request.extensions().get::<MatchedPath>().map_or("", |m| m.as_str());
-    let class = limits.class_of(route);
-    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let key = match state.services.auth.verify_access_token(authorization) {
-        Ok(claims) if class.name == "api" => format!("user:{}", claims.user_id),
-        _ => {
-            let ip = request.extensions().get::<ClientIp>().map(|ip| ip.0.to_string()).unwrap_or_default();
-            format!("ip:{}", ip_key(&ip))
-        }
-    };
-    let verdict = state.rate_limiter.check(class, &key).await;
-    let decision = if verdict.allowed { "allowed" } else { "limited" };
-    metrics::counter!("rate_limit_decisions_total", "class" => class.name, "decision" => decision).increment(1);
-    let mut response = if verdict.allowed {
-        next.run(request).await
-    } else {
-        Problem {
-            retry_after: Some(verdict.retry_after_secs),
-            ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "rate limit exceeded")
-        }
-        .into_response()
-    };
-    let h = response.headers_mut();
-    set(h, "ratelimit-limit", class.burst.to_string());
-    set(h, "ratelimit-remaining", verdict.remaining.to_string());
-    set(h, "ratelimit-reset", verdict.reset_secs.to_string());
-    set(h, "ratelimit-policy", format!("{};w={};name=\"{}\"", class.burst, class.window_secs(), class.name));
-    response
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use taskify_core::Services;
 use taskify_jobs::JobSystem;
 
-use super::health::HealthCache;
+use super::health_checks::HealthCache;
 use super::rate_limit::RateLimiter;
 
 /// The application state: services plus process-wide facts. Behind one `Arc`, because axum

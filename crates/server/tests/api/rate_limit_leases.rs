@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use taskify_server::http::rate_limit::{ClassLimit, RateLimiter};
+use taskify_server::config::ClassLimit;
+use taskify_server::http::rate_limit::RateLimiter;
 
 use crate::helpers::eventually;
 use crate::redis::RedisServer;

@@ -1,0 +1,65 @@
+//! The dependency checks behind `/health` and `/ready`: run at most once per second per
+//! instance, calls in between get the last result (docs/operations.md#health-endpoints).
+
+use std::time::{Duration, Instant};
+use taskify_cache::{Cache, CallKind, redis};
+use taskify_store::Store;
+use tokio::sync::Mutex;
+
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The last dependency check.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked {
+    pub(super) at: Instant,
+    pub(super) database_up: bool,
+    pub(super) latency_ms: f64,
+    pub(super) migrations_pending: bool,
+    /// `None` when Redis is not configured; else whether it answered PING, and how fast.
+    pub(super) redis: Option<(bool, f64)>,
+}
+
+/// Caches the dependency checks for one second.
+#[derive(Default)]
+pub struct HealthCache {
+    last: Mutex<Option<Checked>>,
+}
+
+impl HealthCache {
+    pub(super) async fn get(&self, store: &Store, cache: &Cache) -> Checked {
+        let mut last = self.last.lock().await;
+        if let Some(checked) = *last
+            && checked.at.elapsed() < CHECK_EVERY
+        {
+            return checked;
+        }
+        let started = Instant::now();
+        let database_up = match tokio::time::timeout(PING_TIMEOUT, store.ping()).await {
+            Ok(Ok(acquire)) => {
+                // The pool's acquire latency, sampled at most once per second by this check.
+                metrics::histogram!("db_pool_acquire_duration_seconds").record(acquire.as_secs_f64());
+                true
+            }
+            _ => false,
+        };
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let migrations_pending = database_up
+            && !matches!(tokio::time::timeout(PING_TIMEOUT, store.migrations_pending()).await, Ok(Ok(false)));
+        let redis = match cache.redis() {
+            None => None,
+            Some(handle) => {
+                let started = Instant::now();
+                let ping = handle
+                    .call(CallKind::Custom(PING_TIMEOUT), |mut conn| async move {
+                        redis::cmd("PING").query_async::<String>(&mut conn).await
+                    })
+                    .await;
+                Some((ping.is_ok(), started.elapsed().as_secs_f64() * 1000.0))
+            }
+        };
+        let checked = Checked { at: Instant::now(), database_up, latency_ms, migrations_pending, redis };
+        *last = Some(checked);
+        checked
+    }
+}

@@ -1,0 +1,54 @@
+//! The rate-limiting middleware of matched API routes: picks the class and the key (the user for
+//! class `api`, the client IP otherwise), asks the [`RateLimiter`] and answers 429 or adds the
+//! RateLimit headers (docs/http-contract.md#rate-limits).
+
+use super::extract::ClientIp;
+use super::problem::Problem;
+use super::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use taskify_core::auth::throttle::ip_key;
+
+/// The limiting middleware for matched API routes.
+pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limits = &state.config.rate_limits;
+    if !limits.enabled {
+        return next.run(request).await;
+    }
+    let route = request.extensions().get::<MatchedPath>().map_or("", |m| m.as_str());
+    let class = limits.class_of(route);
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let key = match state.services.auth.verify_access_token(authorization) {
+        Ok(claims) if class.name == "api" => format!("user:{}", claims.user_id),
+        _ => {
+            let ip = request.extensions().get::<ClientIp>().map(|ip| ip.0.to_string()).unwrap_or_default();
+            format!("ip:{}", ip_key(&ip))
+        }
+    };
+    let verdict = state.rate_limiter.check(class, &key).await;
+    let decision = if verdict.allowed { "allowed" } else { "limited" };
+    metrics::counter!("rate_limit_decisions_total", "class" => class.name, "decision" => decision).increment(1);
+    let mut response = if verdict.allowed {
+        next.run(request).await
+    } else {
+        Problem {
+            retry_after: Some(verdict.retry_after_secs),
+            ..Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "rate limit exceeded")
+        }
+        .into_response()
+    };
+    let h = response.headers_mut();
+    set_header(h, "ratelimit-limit", class.burst.to_string());
+    set_header(h, "ratelimit-remaining", verdict.remaining.to_string());
+    set_header(h, "ratelimit-reset", verdict.reset_secs.to_string());
+    set_header(h, "ratelimit-policy", format!("{};w={};name=\"{}\"", class.burst, class.window_secs(), class.name));
+    response
+}
+
+fn set_header(headers: &mut HeaderMap, name: &'static str, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(HeaderName::from_static(name), v);
+    }
+}
