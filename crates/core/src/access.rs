@@ -62,6 +62,35 @@ impl Resource<'_> {
     }
 }
 
+/// What an audit row says about a decision; [`Access::entry`] adds the request's facts.
+#[derive(Debug, Clone)]
+pub struct AuditFacts<'a> {
+    pub user_id: Option<Uuid>,
+    pub action: &'a str,
+    pub resource_id: Option<String>,
+    pub decision: Decision,
+    pub reason: String,
+    /// The policies that decided (empty when no policy was evaluated).
+    pub policy_ids: Vec<String>,
+    /// Merged into the row's `context` (for example the list scope).
+    pub extra: Option<Value>,
+}
+
+impl<'a> AuditFacts<'a> {
+    /// A decision about no particular resource, with no policy ids and no extra context.
+    pub fn new(user_id: Option<Uuid>, action: &'a str, decision: Decision, reason: impl Into<String>) -> Self {
+        Self {
+            user_id,
+            action,
+            resource_id: None,
+            decision,
+            reason: reason.into(),
+            policy_ids: Vec::new(),
+            extra: None,
+        }
+    }
+}
+
 /// Runs pre-checks and decisions and writes their audit rows.
 #[derive(Clone)]
 pub struct Access {
@@ -91,16 +120,9 @@ impl Access {
             return Ok(());
         }
         metrics::counter!("authz_decisions_total", "action" => action.to_owned(), "decision" => "denied").increment(1);
-        let entry = self.entry(
-            Some(principal.user_id),
-            action,
-            None,
-            Decision::Denied,
-            format!("missing permission {action}"),
-            Vec::new(),
-            ctx,
-            None,
-        );
+        let facts =
+            AuditFacts::new(Some(principal.user_id), action, Decision::Denied, format!("missing permission {action}"));
+        let entry = self.entry(facts, ctx);
         self.audit.record(entry).await?;
         Err(if action == "system:admin" {
             CoreError::InsufficientRole
@@ -154,16 +176,14 @@ impl Access {
                 Resource::Profile(id) => Some(id.to_string()),
                 _ => None,
             };
-            let entry = self.entry(
-                Some(principal.user_id),
-                action,
+            let outcome = if decision.allowed { Decision::Allowed } else { Decision::Denied };
+            let facts = AuditFacts {
                 resource_id,
-                if decision.allowed { Decision::Allowed } else { Decision::Denied },
-                decision.reason.clone(),
-                decision.policy_ids.clone(),
-                ctx,
+                policy_ids: decision.policy_ids.clone(),
                 extra,
-            );
+                ..AuditFacts::new(Some(principal.user_id), action, outcome, decision.reason.clone())
+            };
+            let entry = self.entry(facts, ctx);
             self.audit.record(entry).await?;
         }
         if decision.allowed {
@@ -181,18 +201,8 @@ impl Access {
     /// column width, the context within its size limits. The names of the values that had to be
     /// changed are listed in the context under `altered`, so a reader knows the row is not
     /// verbatim.
-    #[allow(clippy::too_many_arguments)]
-    pub fn entry(
-        &self,
-        user_id: Option<Uuid>,
-        action: &str,
-        resource_id: Option<String>,
-        decision: Decision,
-        reason: String,
-        policy_ids: Vec<String>,
-        ctx: &RequestContext,
-        extra: Option<Value>,
-    ) -> AuditEntry {
+    pub fn entry(&self, facts: AuditFacts<'_>, ctx: &RequestContext) -> AuditEntry {
+        let AuditFacts { user_id, action, resource_id, decision, reason, policy_ids, extra } = facts;
         let mut altered: Vec<Value> = Vec::new();
         let mut fit = |field: &'static str, value: &str, max: usize| {
             let stored = storable(value, max);

@@ -7,7 +7,7 @@ pub mod refresh;
 mod session;
 pub mod throttle;
 
-use crate::access::Access;
+use crate::access::{Access, AuditFacts};
 use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
@@ -279,7 +279,7 @@ impl AuthService {
         reason: &str,
         ctx: &RequestContext,
     ) -> CoreResult<()> {
-        let entry = self.access.entry(user_id, action, None, decision, reason.into(), Vec::new(), ctx, None);
+        let entry = self.access.entry(AuditFacts::new(user_id, action, decision, reason), ctx);
         self.access.audit().record(entry).await
     }
 
