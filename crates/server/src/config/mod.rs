@@ -128,7 +128,7 @@ impl Config {
                 _ => None,
             })?;
         let production = environment == Environment::Production;
-        let request_timeout = vars.duration("REQUEST_TIMEOUT", "30s")?;
+        let request_timeout = vars.positive_duration("REQUEST_TIMEOUT", "30s")?;
         let (jwt_secret, jwt_secret_generated) = match vars.raw("JWT_SECRET") {
             Some(s) => (s.into_bytes(), false),
             // A random secret logs everyone out at each restart and differs between replicas:
@@ -204,11 +204,11 @@ impl Config {
             host: vars.parse("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address", |s| s.parse().ok())?,
             port: vars.number("PORT", 8080, 0, 65535)?,
             request_timeout,
-            read_timeout: vars.duration("READ_TIMEOUT", "30s")?,
+            read_timeout: vars.positive_duration("READ_TIMEOUT", "30s")?,
             shutdown_timeout: vars.duration("SHUTDOWN_TIMEOUT", "30s")?,
             shutdown_drain_delay: vars.duration("SHUTDOWN_DRAIN_DELAY", "5s")?,
-            write_timeout: vars.duration("WRITE_TIMEOUT", "30s")?,
-            idle_timeout: vars.duration("IDLE_TIMEOUT", "60s")?,
+            write_timeout: vars.positive_duration("WRITE_TIMEOUT", "30s")?,
+            idle_timeout: vars.positive_duration("IDLE_TIMEOUT", "60s")?,
             body_limit_bytes: vars.number("BODY_LIMIT_BYTES", 1_048_576, 1, 1 << 30)?,
             instance_id: instance_id.clone(),
             log_level: vars.checked(

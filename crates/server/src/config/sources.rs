@@ -59,6 +59,15 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         self.parse(name, default, "a duration such as 250ms, 30s, 1h30m", |s| parse_duration(s).ok())
     }
 
+    /// A duration that must not be zero: a zero connection or request timeout would cut every
+    /// request off at once.
+    pub(super) fn positive_duration(&self, name: &str, default: &str) -> Result<Duration, ConfigError> {
+        let default = parse_duration(default).unwrap_or_default();
+        self.parse(name, default, "a duration above zero such as 250ms, 30s, 1h30m", |s| {
+            parse_duration(s).ok().filter(|d| !d.is_zero())
+        })
+    }
+
     pub(super) fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
         &self,
         name: &str,

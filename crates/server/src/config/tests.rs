@@ -12,7 +12,7 @@ fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
 fn durations_combine_units() {
     let c = config(&[("READ_TIMEOUT", "1m30s"), ("REQUEST_TIMEOUT", "1.5s")]).expect("valid");
     assert_eq!((c.read_timeout, c.request_timeout), (Duration::from_secs(90), Duration::from_millis(1500)));
-    for bad in ["abc", "10", "5x", "s", "-1s"] {
+    for bad in ["abc", "10", "5x", "s", "-1s", "0", "0s"] {
         assert_eq!(config(&[("READ_TIMEOUT", bad)]).expect_err(bad).variable, "READ_TIMEOUT");
     }
 }
