@@ -135,12 +135,17 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Core(
-            e @ (CoreError::Internal(_) | CoreError::Unavailable { .. } | CoreError::DatabaseUnavailable { .. }),
-        ) = &self
-        {
-            // The cause goes to the log (with the request id of the span), never to the body.
-            tracing::error!(error = %e, "request failed");
+        // The cause goes to the log (with the request id of the span), never to the body.
+        match &self {
+            Self::Core(e @ (CoreError::Internal(_) | CoreError::Unavailable { .. })) => {
+                tracing::error!(error = %e, "request failed");
+            }
+            // The store logs the database going down and coming back once each; one error line
+            // per refused request would flood the log for the whole outage.
+            Self::Core(e @ CoreError::DatabaseUnavailable { .. }) => {
+                tracing::debug!(error = %e, "request failed: the database is unavailable");
+            }
+            _ => {}
         }
         self.problem().into_response()
     }
