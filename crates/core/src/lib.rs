@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod input;
+pub mod job_requests;
 pub mod profile;
 pub mod tasks;
 pub mod validate;

@@ -12,7 +12,7 @@ use taskify_cache::{Cache, SetOutcome};
 
 use crate::duration::{DEFAULT_LONG_TTL, DEFAULT_TTL, parse_ttl};
 use crate::job::{Job, JobType, NewJob};
-use crate::request::validate_key;
+use crate::keys::validate_key;
 
 /// How many keys of a batch are written concurrently.
 const BATCH_CONCURRENCY: usize = 16;

@@ -1,12 +1,11 @@
-//! Taskify's cache-warming jobs (docs/jobs.md): the job document, the input rules of the job
-//! endpoints, the router, the in-process queue and its workers, and the distributed Redis queue
+//! Taskify's cache-warming jobs (docs/jobs.md): the job document, the key rules, the router, the in-process queue and its workers, and the distributed Redis queue
 //! with its atomic Lua operations.
 //!
 //! # Shape
 //! - [`Job`], [`JobType`], [`NewJob`]: the document of docs/jobs.md#job-document and what a request asks for.
-//! - [`request`]: the 400 rules of docs/jobs.md#endpoints ([`warmup_request`], …, [`dlq_retry_request`],
-//!   [`dlq_purge_request`], [`parse_limit`]), the key rules ([`validate_key`]) and TTLs
-//!   ([`parse_ttl`], [`format_ttl`]).
+//! - The key rules ([`validate_key`]), DLQ selections ([`DlqSelection`]) and TTLs ([`parse_ttl`],
+//!   [`format_ttl`]). The 400 rules of the job endpoints are parsed in `taskify_core::job_requests`,
+//!   with every other request.
 //! - [`JobSystem`]: one instance's router, workers, reaper, DLQ administration, stats and
 //!   graceful shutdown. Built on a [`taskify_cache::Cache`]: job effects write through it (both
 //!   levels plus the invalidation broadcast), and the Redis queue runs through its Redis handle,
@@ -33,10 +32,10 @@ mod config;
 mod duration;
 mod effects;
 mod job;
+mod keys;
 mod local;
 mod redis_queue;
-pub mod request;
-mod scripts;
+pub mod scripts;
 mod stats;
 mod system;
 pub mod telemetry;
@@ -50,11 +49,7 @@ pub use job::{
     DEFAULT_PRIORITY, Job, JobType, LEAST_URGENT, MOST_URGENT, NewJob, PRIORITY_FACTOR, Queue, format_timestamp,
     ready_score, type_label,
 };
+pub use keys::{DlqSelection, MAX_KEY_CHARS, RESERVED_PREFIX_MESSAGE, RESERVED_PREFIXES, validate_key};
 pub use redis_queue::{Claim, Claimed, Peek, Placement, Reaped, RedisQueue, RedisSizes, RetryDecision};
-pub use request::{
-    DlqSelection, FieldError, RequestError, RequestErrorKind, batch_request, dlq_purge_request, dlq_retry_request,
-    eviction_request, job_request, parse_limit, parse_offset, scheduled_request, validate_key, validation_request,
-    warmup_request,
-};
 pub use stats::{DlqPage, DlqRetryOutcome, Inspection, LocalWorkerStats, QueueSizes, ShutdownReport, WarmingStats};
 pub use system::{EnqueueError, Enqueued, JobSystem};

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::job::Job;
-use crate::request::DlqSelection;
+use crate::keys::DlqSelection;
 
 pub(crate) struct LocalQueue {
     state: Mutex<State>,

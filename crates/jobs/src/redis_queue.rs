@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::config::QueueKeys;
 use crate::job::{Job, format_timestamp};
-use crate::request::DlqSelection;
+use crate::keys::DlqSelection;
 use crate::scripts::Scripts;
 
 /// Where an enqueued job landed in Redis.

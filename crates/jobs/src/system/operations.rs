@@ -4,8 +4,8 @@
 use super::{EnqueueError, Enqueued, JobSystem, now};
 use crate::config::JobConfig;
 use crate::job::NewJob;
+use crate::keys::DlqSelection;
 use crate::redis_queue::RedisQueue;
-use crate::request::DlqSelection;
 use crate::stats::{
     Counters, DlqPage, DlqRetryOutcome, Inspection, LocalWorkerStats, QueueSizes, ShutdownReport, WarmingStats,
 };

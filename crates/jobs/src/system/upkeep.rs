@@ -7,8 +7,8 @@ use taskify_cache::CallKind;
 
 use super::{HOUSEKEEPING_INTERVAL, REAP_BATCH, Shared};
 use crate::job::Job;
+use crate::keys::DlqSelection;
 use crate::redis_queue::RedisQueue;
-use crate::request::DlqSelection;
 use crate::stats::{Counters, QueueSizes};
 use crate::telemetry;
 

@@ -8,6 +8,5 @@ mod failures;
 mod harness;
 mod leases;
 mod ordering;
-mod requests;
 mod routing;
 mod telemetry;

@@ -1,5 +1,5 @@
 //! `/api/v1/cache/jobs*` (docs/jobs.md#endpoints): enqueue the five job types, inspect the queues, and work
-//! the dead-letter queue. Request rules live in `taskify-jobs`; this module maps them to HTTP.
+//! the dead-letter queue. Request rules live in `taskify_core::job_requests`; this module maps them to HTTP.
 
 use crate::http::extract::{Caller, JsonBody, Params, SystemAdmin};
 use crate::http::problem::{ApiError, ApiResult};
@@ -11,7 +11,8 @@ use axum::response::Response;
 use serde_json::json;
 use taskify_core::CoreError;
 use taskify_core::access::Resource;
-use taskify_jobs::{EnqueueError, JobType, RequestError, RequestErrorKind};
+use taskify_core::job_requests::{self, RequestError, RequestErrorKind};
+use taskify_jobs::{EnqueueError, JobType};
 
 /// A job-request rejection as the API's 400.
 fn rejected(e: RequestError) -> ApiError {
@@ -30,7 +31,7 @@ async fn allow(state: &AppState, caller: &Caller<SystemAdmin>) -> ApiResult<()> 
 
 /// Validates, authorizes, routes and enqueues one job: 202 with where it went.
 async fn enqueue(state: AppState, caller: Caller<SystemAdmin>, kind: JobType, body: JsonBody) -> ApiResult<Response> {
-    let job = taskify_jobs::job_request(kind, body.0.as_map()).map_err(rejected)?;
+    let job = job_requests::job_request(kind, body.0.as_map()).map_err(rejected)?;
     allow(&state, &caller).await?;
     match state.jobs.enqueue(job).await {
         Ok(enqueued) => Ok(json(StatusCode::ACCEPTED, &enqueued.accepted_body())),
@@ -75,15 +76,15 @@ pub async fn inspect(
     caller: Caller<SystemAdmin>,
     Params(q): Params,
 ) -> ApiResult<Response> {
-    let limit = taskify_jobs::parse_limit(q.get("limit"), 20, 200).map_err(rejected)?;
+    let limit = job_requests::parse_limit(q.get("limit"), 20, 200).map_err(rejected)?;
     allow(&state, &caller).await?;
     Ok(json(StatusCode::OK, &state.jobs.inspect(limit).await))
 }
 
 /// `GET /cache/jobs/dlq?limit=&offset=`: newest first.
 pub async fn dlq(State(state): State<AppState>, caller: Caller<SystemAdmin>, Params(q): Params) -> ApiResult<Response> {
-    let limit = taskify_jobs::parse_limit(q.get("limit"), 50, 500).map_err(rejected)?;
-    let offset = taskify_jobs::parse_offset(q.get("offset")).map_err(rejected)?;
+    let limit = job_requests::parse_limit(q.get("limit"), 50, 500).map_err(rejected)?;
+    let offset = job_requests::parse_offset(q.get("offset")).map_err(rejected)?;
     allow(&state, &caller).await?;
     Ok(json(StatusCode::OK, &state.jobs.dlq(limit, offset).await))
 }
@@ -94,7 +95,7 @@ pub async fn dlq_retry(
     caller: Caller<SystemAdmin>,
     body: JsonBody,
 ) -> ApiResult<Response> {
-    let selection = taskify_jobs::dlq_retry_request(body.0.as_map()).map_err(rejected)?;
+    let selection = job_requests::dlq_retry_request(body.0.as_map()).map_err(rejected)?;
     allow(&state, &caller).await?;
     let outcome = state.jobs.dlq_retry(selection).await;
     Ok(json(StatusCode::OK, &json!({"status": "success", "retried": outcome.retried, "not_found": outcome.not_found})))
@@ -106,7 +107,7 @@ pub async fn dlq_purge(
     caller: Caller<SystemAdmin>,
     Params(q): Params,
 ) -> ApiResult<Response> {
-    let selection = taskify_jobs::dlq_purge_request(q.get("job_id"), q.get("all")).map_err(rejected)?;
+    let selection = job_requests::dlq_purge_request(q.get("job_id"), q.get("all")).map_err(rejected)?;
     allow(&state, &caller).await?;
     let purged = state.jobs.dlq_purge(selection).await;
     Ok(json(StatusCode::OK, &json!({"status": "success", "purged": purged})))

@@ -1,4 +1,4 @@
-//! The input rules of the job endpoints (docs/jobs.md#endpoints): body members of the five enqueue endpoints,
+//! The input rules of the job endpoints, parsed here with every other request (docs/jobs.md#endpoints): body members of the five enqueue endpoints,
 //! the DLQ selections, and the `limit` / `offset` query parameters.
 //!
 //! Every function returns either the parsed value or a [`RequestError`] naming every failing
@@ -11,22 +11,13 @@ use serde_json::{Map, Value};
 use taskify_cache::Glob;
 use uuid::Uuid;
 
-/// One failing member: the `errors[]` entry of a problem body, the same type every other
-/// request parser reports.
-pub use taskify_domain::FieldError;
+use taskify_domain::FieldError;
+use taskify_jobs::{
+    DEFAULT_LONG_TTL, DEFAULT_PRIORITY, DEFAULT_TTL, DlqSelection, JobType, NewJob, parse_ttl, validate_key,
+};
 
-use crate::duration::{DEFAULT_LONG_TTL, DEFAULT_TTL, parse_ttl};
-use crate::job::{DEFAULT_PRIORITY, JobType, NewJob};
-
-/// The longest key, in Unicode scalar values.
-pub const MAX_KEY_CHARS: usize = 512;
 /// The most keys a batch job takes.
 pub const MAX_BATCH_KEYS: usize = 1000;
-/// The application prefixes that warmup, batch, scheduled and validation jobs must not target.
-pub const RESERVED_PREFIXES: [&str; 5] = ["task:", "tasks_paginated:", "principal:", "user:", "revoked:"];
-/// The message of a key under a reserved prefix.
-pub const RESERVED_PREFIX_MESSAGE: &str = "key uses a reserved prefix";
-
 /// Which 400 code a [`RequestError`] maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestErrorKind {
@@ -44,31 +35,6 @@ pub struct RequestError {
     pub kind: RequestErrorKind,
     /// Every failing member (never empty).
     pub errors: Vec<FieldError>,
-}
-
-/// What a DLQ retry or purge applies to (docs/jobs.md#endpoints).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DlqSelection {
-    /// Every entry (`{"all":true}`, `?all=true`).
-    All,
-    /// The entries with these ids (`{"job_ids":[…]}`, `?job_id=`); duplicates are ignored.
-    Ids(Vec<Uuid>),
-}
-
-/// Checks a cache key: 1..=512 characters, no whitespace, no control characters, and, unless
-/// `allow_reserved`, none of the [`RESERVED_PREFIXES`] (`key uses a reserved prefix`).
-pub fn validate_key(key: &str, allow_reserved: bool) -> Result<(), String> {
-    let chars = key.chars().count();
-    if chars == 0 || chars > MAX_KEY_CHARS {
-        return Err(format!("must be between 1 and {MAX_KEY_CHARS} characters"));
-    }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain whitespace or control characters".to_owned());
-    }
-    if !allow_reserved && RESERVED_PREFIXES.iter().any(|p| key.starts_with(p)) {
-        return Err(RESERVED_PREFIX_MESSAGE.to_owned());
-    }
-    Ok(())
 }
 
 /// Parses the body of the enqueue endpoint of `kind` (dispatches to [`warmup_request`], …).

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use taskify_jobs::{
-    DEFAULT_LONG_TTL, DEFAULT_TTL, DlqSelection, JobType, RequestError, RequestErrorKind, batch_request,
-    dlq_purge_request, dlq_retry_request, eviction_request, format_ttl, parse_limit, parse_offset, parse_ttl,
-    scheduled_request, validate_key, validation_request, warmup_request,
+use taskify_core::job_requests::{
+    RequestError, RequestErrorKind, batch_request, dlq_purge_request, dlq_retry_request, eviction_request, parse_limit,
+    parse_offset, scheduled_request, validation_request, warmup_request,
 };
+use taskify_jobs::{DEFAULT_LONG_TTL, DEFAULT_TTL, DlqSelection, JobType, format_ttl, parse_ttl, validate_key};
 use uuid::Uuid;
 
 fn body(v: Value) -> Map<String, Value> {
