@@ -17,7 +17,7 @@
 //! They need `redis-server`, `psql` and the PostgreSQL of `TEST_DATABASE_URL`, like the API tests.
 
 #[allow(dead_code, unused_imports, unused_macros)]
-#[path = "../api/helpers.rs"]
+#[path = "../api/helpers/mod.rs"]
 mod helpers;
 
 mod harness;
