@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { SessionProvider, useSession } from './api/session';
+import { LiveStatus, LiveUpdates } from './api/live';
 import { FeedbackProvider, ProgressBar } from './ui/feedback';
 import { LoginPage } from './pages/Login';
 import { RegisterPage } from './pages/Register';
@@ -19,16 +20,18 @@ export function App() {
         <a className="skip" href="#main">
           Skip to content
         </a>
-        <Routes>
-          <Route path="/" element={<Home />} />
-          <Route path="/login" element={<LoginPage />} />
-          <Route path="/register" element={<RegisterPage />} />
-          <Route path="/logout" element={<LogoutPage />} />
-          <Route path="/tasks" element={<Authed><TasksPage /></Authed>} />
-          <Route path="/profile" element={<Authed><ProfilePage /></Authed>} />
-          <Route path="/admin" element={<Authed><AdminPage /></Authed>} />
-          <Route path="*" element={<Authed><NotFound /></Authed>} />
-        </Routes>
+        <LiveSession>
+          <Routes>
+            <Route path="/" element={<Home />} />
+            <Route path="/login" element={<LoginPage />} />
+            <Route path="/register" element={<RegisterPage />} />
+            <Route path="/logout" element={<LogoutPage />} />
+            <Route path="/tasks" element={<Authed><TasksPage /></Authed>} />
+            <Route path="/profile" element={<Authed><ProfilePage /></Authed>} />
+            <Route path="/admin" element={<Authed><AdminPage /></Authed>} />
+            <Route path="*" element={<Authed><NotFound /></Authed>} />
+          </Routes>
+        </LiveSession>
       </SessionProvider>
     </FeedbackProvider>
   );
@@ -38,6 +41,13 @@ function Home() {
   const { profile, loading } = useSession();
   if (loading) return <Loading />;
   return <Navigate to={profile ? '/tasks' : '/login'} replace />;
+}
+
+/** The event stream runs while signed in; /logout stops it before the session is revoked. */
+function LiveSession({ children }: { children: ReactNode }) {
+  const { profile } = useSession();
+  const { pathname } = useLocation();
+  return <LiveUpdates enabled={!!profile && pathname !== '/logout'}>{children}</LiveUpdates>;
 }
 
 function Loading() {
@@ -108,6 +118,7 @@ function Authed({ children }: { children: ReactNode }) {
           {showAdmin && <NavLink to="/admin" data-testid="nav-admin">Admin</NavLink>}
           <NavLink to="/logout" data-testid="nav-logout">Logout</NavLink>
           <span className="whoami" data-testid="whoami">{profile.username}</span>
+          <LiveStatus />
           <button type="button" className="link" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
             ?
           </button>

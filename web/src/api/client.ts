@@ -187,6 +187,8 @@ export interface RequestOptions {
   /** false for the public auth endpoints: no token, no refresh. */
   auth?: boolean;
   signal?: AbortSignal;
+  /** A background refresh of data already on screen: no progress bar. */
+  quiet?: boolean;
 }
 
 export interface ApiResponse<T> {
@@ -210,7 +212,8 @@ async function send(method: string, path: string, opts: RequestOptions, token: s
   const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
-  activity(1);
+  const track = opts.quiet ? () => {} : activity;
+  track(1);
   try {
     return await fetch(buildUrl(path, opts.query), {
       method,
@@ -223,7 +226,7 @@ async function send(method: string, path: string, opts: RequestOptions, token: s
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
     throw new ApiError(0, 'network_error', 'Taskify cannot be reached. Check your connection and try again.');
   } finally {
-    activity(-1);
+    track(-1);
   }
 }
 

@@ -18,12 +18,20 @@ export interface TaskQuery {
   pageSize?: number;
 }
 
+/** The mutation key of every task write, so live events can tell which tasks are in flight. */
+export const TASK_WRITE_KEY = ['task-write'] as const;
+
 export const ifMatch = (task: Pick<Task, 'version'>) => ({ 'If-Match': `"${task.version}"` });
 
 export function useTasks(query: TaskQuery) {
+  const qc = useQueryClient();
   return useQuery({
     queryKey: ['tasks', query],
-    queryFn: async ({ signal }) => (await api.get<TaskPage>('/tasks', { query: { ...query }, signal })).data,
+    // Refreshing a page already on screen (a live update, a focus refetch) shows no progress bar.
+    queryFn: async ({ signal, queryKey }) => {
+      const quiet = qc.getQueryData(queryKey) !== undefined;
+      return (await api.get<TaskPage>('/tasks', { query: { ...query }, signal, quiet })).data;
+    },
     placeholderData: keepPreviousData,
   });
 }
@@ -86,6 +94,7 @@ export function useOptimisticUpdate() {
   const qc = useQueryClient();
   const notify = useNotify();
   return useMutation({
+    mutationKey: TASK_WRITE_KEY,
     mutationFn: ({ task, input }: { task: Task; input: TaskInput }) => chainedUpdate(task, input),
     onMutate: async ({ task, input }) => {
       await qc.cancelQueries({ queryKey: ['tasks'] });
@@ -108,6 +117,7 @@ export function useDeleteTask() {
   const qc = useQueryClient();
   const notify = useNotify();
   return useMutation({
+    mutationKey: TASK_WRITE_KEY,
     mutationFn: (task: Task) => deleteTask(task),
     onMutate: async (task) => {
       await qc.cancelQueries({ queryKey: ['tasks'] });

@@ -1,6 +1,11 @@
 // The create/edit dialog. Editing sends `If-Match`; on 412 the dialog says the task changed
 // elsewhere, reloads the server's version (so the next save carries the new version) and keeps
 // what the user typed.
+//
+// Live updates (docs/web-ui.md#live-updates) bring newer versions of the task while the dialog is
+// open: without unsaved edits the form takes them over; with unsaved edits it keeps the user's
+// values and its base version and says quietly that the task changed elsewhere, so saving still
+// goes through the 412 flow above and nothing is overwritten unseen.
 
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
@@ -12,10 +17,14 @@ import { ErrorBanner, SelectField, TextArea, TextField, fieldError } from '../ui
 
 interface Props {
   task: Task | null;
+  /** The task as the list now holds it (live updates); null once it left the list. */
+  latest?: Task | null;
   onClose: () => void;
 }
 
-export function TaskForm({ task, onClose }: Props) {
+type Remote = null | 'taken' | 'changed' | 'gone';
+
+export function TaskForm({ task, latest, onClose }: Props) {
   const qc = useQueryClient();
   const notify = useNotify();
   const dialog = useRef<HTMLDialogElement>(null);
@@ -28,6 +37,37 @@ export function TaskForm({ task, onClose }: Props) {
   const [error, setError] = useState<unknown>(null);
   const [conflict, setConflict] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [remote, setRemote] = useState<Remote>(null);
+
+  const dirty =
+    !!base &&
+    (title !== base.title ||
+      description !== base.description ||
+      status !== base.status ||
+      priority !== base.priority ||
+      due !== toLocalInput(base.due_date));
+
+  useEffect(() => {
+    // While saving, the newer version is most likely this save's own.
+    if (!base || latest === undefined || busy) return;
+    if (latest === null) {
+      setRemote('gone');
+      return;
+    }
+    if (latest.version <= base.version) return;
+    if (dirty) {
+      setRemote('changed');
+      return;
+    }
+    setBase(latest);
+    setTitle(latest.title);
+    setDescription(latest.description);
+    setStatus(latest.status);
+    setPriority(latest.priority);
+    setDue(toLocalInput(latest.due_date));
+    setRemote('taken');
+    // Only a new version from the list is a reason to look again.
+  }, [latest]);
 
   useEffect(() => {
     const d = dialog.current;
@@ -83,6 +123,13 @@ export function TaskForm({ task, onClose }: Props) {
             This task was changed elsewhere. The latest version is loaded (now version {base.version}, “{base.title}”,{' '}
             {STATUS_LABEL[base.status]}); your edits are kept below. Save again to apply them.
           </div>
+        )}
+        {remote && !conflict && (
+          <p className="note" role="status" data-testid="task-remote-change" data-remote={remote}>
+            {remote === 'taken' && 'This task was just changed elsewhere; the form shows the new values.'}
+            {remote === 'changed' && latest && `This task was changed elsewhere (now “${latest.title}”, ${STATUS_LABEL[latest.status]}). Your edits are kept; saving shows the latest version first.`}
+            {remote === 'gone' && 'This task was changed or deleted elsewhere and is no longer in this list.'}
+          </p>
         )}
         <ErrorBanner error={error} testid="task-form-error" />
         <TextField label="Title" testid="task-form-title" value={title} onChange={(e) => setTitle(e.target.value)} error={err('title')} required autoFocus maxLength={255} />

@@ -1,6 +1,6 @@
 // /tasks: filters, sort, page and view live in the URL, so any view can be bookmarked and shared.
 
-import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { useSearchParams } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { useSession } from '../api/session';
@@ -45,6 +45,13 @@ export function TasksPage() {
   const editId = params.get('edit');
   const creating = params.get('new') === '1';
   const editing = useMemo(() => tasks.data?.tasks.find((t) => t.id === editId) ?? null, [tasks.data, editId]);
+  // An open edit dialog stays open when its task leaves the list (deleted or changed elsewhere):
+  // the dialog keeps the user's edits and says so.
+  const lastEditing = useRef<Task | null>(null);
+  useEffect(() => {
+    if (editing) lastEditing.current = editing;
+  }, [editing]);
+  const formTask = editing ?? (lastEditing.current?.id === editId ? lastEditing.current : null);
 
   const update = (changes: Record<string, string | null>, resetPage = true) => {
     const next = new URLSearchParams(params);
@@ -159,8 +166,9 @@ export function TasksPage() {
           </select>
         </nav>
       )}
-      {(creating || (editId && editing)) && (
-        <TaskForm key={editId ?? 'new'} task={creating ? null : editing} onClose={() => update({ new: null, edit: null }, false)} />
+      {(creating || (editId && formTask)) && (
+        <TaskForm key={editId ?? 'new'} task={creating ? null : formTask} latest={creating ? undefined : editing}
+          onClose={() => update({ new: null, edit: null }, false)} />
       )}
     </>
   );
