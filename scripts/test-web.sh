@@ -6,10 +6,13 @@
 #   4. runs the end-to-end suite (web/e2e, playwright-core driving headless Chromium) against
 #      a) Taskify on a temporary SQLite database, whose first admin password is read from the line
 #         the server prints once at its first start, plus a second instance with
-#         ACCESS_TOKEN_TTL=5s for the token-expiry flow;
+#         ACCESS_TOKEN_TTL=5s for the token-expiry flow, and a third one that the live-update
+#         test stops (its "Reconnecting…" indicator);
 #      b) Taskify on a fresh PostgreSQL database and a private Redis (a redis-server on a free
 #         port, or database 14 of the local Redis with its own key prefix when redis-server is not
-#         installed), with its own short-token instance.
+#         installed), with its own short-token instance, a second instance on the same database
+#         and Redis, and nginx in front of both (deploy/nginx/nginx.conf rendered for local ports
+#         by deploy/nginx/render-local.sh) for the two-instance live-update test.
 # Everything it starts is stopped on exit. Screenshots of every page (desktop and 390 px, light and
 # dark) land in web/screenshots/ (git ignores it). The last line is "N passed, N failed"; the exit
 # status is non-zero when anything failed.
@@ -20,6 +23,8 @@
 #                      run creates and drops its own databases there.
 #   WEB_E2E_SKIP_POSTGRES=1  run only the SQLite pass.
 #   WEB_E2E_FILTER     pass a file or test-name filter to vitest (e.g. "admin").
+#   NGINX_BIN          the nginx binary (default: nginx on PATH, else /usr/sbin/nginx); without
+#                      nginx the proxy check of the two-instance test is skipped.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -73,6 +78,33 @@ start_server() {
     fi
     sleep 0.2
   done
+}
+
+# start_nginx UPSTREAM_PORT... : nginx with the shipped configuration in front of the given
+# instances; sets PROXY_URL (empty when nginx is not installed).
+start_nginx() {
+  local bin port dir="$TMP/nginx"
+  PROXY_URL=""
+  bin=${NGINX_BIN:-$(command -v nginx || true)}
+  [[ -n "$bin" ]] || { [[ -x /usr/sbin/nginx ]] && bin=/usr/sbin/nginx; }
+  if [[ -z "$bin" ]]; then
+    printf 'nginx is not installed: the proxy check of the live-update test is skipped\n'
+    return 0
+  fi
+  port=$(free_port)
+  sh deploy/nginx/render-local.sh "$dir" "$port" "$@" || die "cannot render deploy/nginx/nginx.conf"
+  "$bin" -t -q -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" || die "the rendered nginx configuration is invalid"
+  "$bin" -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" -g 'daemon off;' &
+  PIDS+=($!)
+  local deadline=$((SECONDS + 15))
+  until curl -sf "http://127.0.0.1:$port/nginx-health" >/dev/null; do
+    if ((SECONDS > deadline)) || ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
+      tail -n 20 "$dir/logs/error.log" >&2 || true
+      die "nginx did not start on port $port"
+    fi
+    sleep 0.2
+  done
+  PROXY_URL="http://127.0.0.1:$port"
 }
 
 # read_admin_password NAME: sets ADMIN_PW to the first admin's password, as printed once by the
@@ -136,7 +168,11 @@ start_server sqlite "$MAIN_PORT" DATABASE_URL="sqlite://$TMP/main.db"
 read_admin_password sqlite
 SHORT_PORT=$(free_port)
 start_server sqlite-short "$SHORT_PORT" DATABASE_URL="sqlite://$TMP/short.db" ACCESS_TOKEN_TTL=5s
+STOP_PORT=$(free_port)
+start_server sqlite-stoppable "$STOP_PORT" DATABASE_URL="sqlite://$TMP/stoppable.db"
+STOP_PID=${PIDS[-1]}
 run_suite sqlite TASKIFY_URL="http://127.0.0.1:$MAIN_PORT" TASKIFY_SHORT_TTL_URL="http://127.0.0.1:$SHORT_PORT" \
+  TASKIFY_STOPPABLE_URL="http://127.0.0.1:$STOP_PORT" TASKIFY_STOPPABLE_PID="$STOP_PID" \
   ADMIN_PASSWORD="$ADMIN_PW" TASKIFY_SCREENSHOTS="$ROOT/web/screenshots"
 
 # --- PostgreSQL + Redis pass ------------------------------------------------------------------
@@ -164,9 +200,15 @@ if [[ "${WEB_E2E_SKIP_POSTGRES:-}" != "1" ]]; then
   start_server postgres "$MAIN_PORT" DATABASE_URL="$PG_MAIN" REDIS_URL="$REDIS" CACHE_KEY_PREFIX="$PREFIX" \
     REDIS_READ_TIMEOUT=2s REDIS_WRITE_TIMEOUT=2s JOB_RETRY_BACKOFF=2s
   read_admin_password postgres
+  # A second instance on the same database and Redis, and nginx in front of both.
+  SECOND_PORT=$(free_port)
+  start_server postgres-2 "$SECOND_PORT" DATABASE_URL="$PG_MAIN" REDIS_URL="$REDIS" CACHE_KEY_PREFIX="$PREFIX" \
+    REDIS_READ_TIMEOUT=2s REDIS_WRITE_TIMEOUT=2s JOB_RETRY_BACKOFF=2s
+  start_nginx "$MAIN_PORT" "$SECOND_PORT"
   SHORT_PORT=$(free_port)
   start_server postgres-short "$SHORT_PORT" DATABASE_URL="$PG_SHORT" ACCESS_TOKEN_TTL=5s
   run_suite postgres TASKIFY_URL="http://127.0.0.1:$MAIN_PORT" TASKIFY_SHORT_TTL_URL="http://127.0.0.1:$SHORT_PORT" \
+    TASKIFY_SECOND_URL="http://127.0.0.1:$SECOND_PORT" TASKIFY_PROXY_URL="$PROXY_URL" \
     ADMIN_PASSWORD="$ADMIN_PW" TASKIFY_E2E_REDIS_URL="$REDIS" TASKIFY_SCREENSHOTS="$ROOT/web/screenshots/postgres"
 fi
 
