@@ -70,11 +70,17 @@ start_server() {
     SHUTDOWN_DRAIN_DELAY=0 JWT_SECRET=web-e2e-secret-that-is-at-least-32-bytes-long "$@" \
     "$ROOT/target/debug/taskify" serve >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PIDS+=($!)
-  local deadline=$((SECONDS + 60))
-  until curl -sf "http://127.0.0.1:$port/ready" >/dev/null; do
+  wait_for "http://127.0.0.1:$port/ready" 60 "$TMP/$name.err" "the $name server did not become ready on port $port"
+}
+
+# wait_for URL SECONDS LOG MESSAGE: polls URL until it answers 2xx; dies with MESSAGE and the end
+# of LOG once SECONDS have passed or the process started last has exited.
+wait_for() {
+  local url=$1 deadline=$((SECONDS + $2)) log=$3 message=$4
+  until curl -sf "$url" >/dev/null; do
     if ((SECONDS > deadline)) || ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
-      tail -n 20 "$TMP/$name.err" >&2 || true
-      die "the $name server did not become ready on port $port"
+      tail -n 20 "$log" >&2 || true
+      die "$message"
     fi
     sleep 0.2
   done
@@ -96,14 +102,7 @@ start_nginx() {
   "$bin" -t -q -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" || die "the rendered nginx configuration is invalid"
   "$bin" -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" -g 'daemon off;' &
   PIDS+=($!)
-  local deadline=$((SECONDS + 15))
-  until curl -sf "http://127.0.0.1:$port/nginx-health" >/dev/null; do
-    if ((SECONDS > deadline)) || ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
-      tail -n 20 "$dir/logs/error.log" >&2 || true
-      die "nginx did not start on port $port"
-    fi
-    sleep 0.2
-  done
+  wait_for "http://127.0.0.1:$port/nginx-health" 15 "$dir/logs/error.log" "nginx did not start on port $port"
   PROXY_URL="http://127.0.0.1:$port"
 }
 
