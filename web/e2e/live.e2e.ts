@@ -165,6 +165,8 @@ describe('live updates', () => {
       }
     };
     await change([[a.page, 'instance 2 → instance 1 (A)']], 'in_progress');
+    // The event carried the task as GET returns it: the card still names its owner.
+    expect(await a.page.textContent(cardIn('in_progress', title))).toContain('milo');
 
     // C: mona's board through nginx (either instance behind it): the proxy passes the stream
     // through unbuffered, or the change would not show within the deadline.

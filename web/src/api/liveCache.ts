@@ -62,7 +62,8 @@ export function applyLiveEvent(qc: QueryClient, event: LiveEvent): QueryKey[] {
       continue;
     }
     const tasks = page.tasks.slice();
-    tasks[index] = event.task;
+    // Merged over the cached task, so a member the event may lack never blanks a field on screen.
+    tasks[index] = { ...cached, ...event.task };
     qc.setQueryData<TaskPage>(key, { ...page, tasks });
     if (isFiltered(query) || orderMayChange(query, cached, event.task)) refetch.push(key);
   }
