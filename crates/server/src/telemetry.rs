@@ -81,6 +81,9 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("auth_token_refresh_total", "Refresh-token rotations by result."),
     ("auth_logouts_total", "Logouts."),
     ("auth_lockouts_total", "Login lockouts by kind."),
+    ("events_streams_open", "Live-update streams open on this instance."),
+    ("events_sent_total", "Live-update events sent to subscribers, by type."),
+    ("events_dropped_total", "Live-update events lost: lagged subscribers (resynced) or Redis unavailable at publish."),
     ("taskify_build_info", "Build information (always 1)."),
     ("taskify_uptime_seconds", "Seconds since the instance started."),
     ("taskify_db_operations_total", "Store operations started (each one or more SQL statements)."),
@@ -105,6 +108,7 @@ fn describe_metrics() {
     taskify_core::audit::register_metrics();
     taskify_jobs::telemetry::register();
     taskify_cache::telemetry::register_breaker("redis");
+    taskify_core::events::register_metrics();
     register_event_metrics();
 }
 

@@ -18,6 +18,7 @@ mod cache;
 mod coherence;
 mod connection_timeouts;
 mod database_outage;
+mod events;
 mod hardening_audit;
 mod hardening_auth;
 mod infrastructure;

@@ -67,6 +67,7 @@ mod databases;
 mod instances;
 mod metrics;
 mod scenario;
+mod sse;
 
 pub use assertions::*;
 pub use client::*;
@@ -74,3 +75,4 @@ pub use databases::*;
 pub use instances::*;
 pub use metrics::*;
 pub use scenario::*;
+pub use sse::*;
