@@ -51,6 +51,7 @@ mod pending;
 mod redis_handle;
 pub mod scripts;
 mod stats;
+pub mod stream;
 pub mod telemetry;
 
 pub use breaker::{BreakerSnapshot, CircuitBreaker, Clock, ManualClock, Permit, Rejected, SystemClock};

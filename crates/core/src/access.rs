@@ -100,6 +100,17 @@ pub struct Access {
     engine: Arc<PolicyEngine>,
 }
 
+/// The policy engine's view of the request.
+fn decision_context(ctx: &RequestContext) -> DecisionContext<'_> {
+    DecisionContext {
+        now_unix: taskify_domain::time::now().timestamp(),
+        ip: ctx.client_ip.as_deref(),
+        request_id: &ctx.request_id,
+        method: &ctx.method,
+        path: &ctx.path,
+    }
+}
+
 /// The `resource` column for an action: its prefix (`task:read` → `task`).
 fn resource_name(action: &str) -> &str {
     action.split(':').next().unwrap_or(action)
@@ -145,14 +156,7 @@ impl Access {
         extra: Option<Value>,
     ) -> CoreResult<()> {
         let started = std::time::Instant::now();
-        let context = DecisionContext {
-            now_unix: taskify_domain::time::now().timestamp(),
-            ip: ctx.client_ip.as_deref(),
-            request_id: &ctx.request_id,
-            method: &ctx.method,
-            path: &ctx.path,
-        };
-        let decision = self.engine.decide(principal, action, &resource.facts(), &context);
+        let decision = self.engine.decide(principal, action, &resource.facts(), &decision_context(ctx));
         metrics::histogram!(names::AUTHZ_EVALUATION_DURATION_SECONDS).record(started.elapsed().as_secs_f64());
         let label = if decision.allowed { "allowed" } else { "denied" };
         metrics::counter!(names::AUTHZ_DECISIONS_TOTAL, "action" => action.to_owned(), "decision" => label)
@@ -195,6 +199,14 @@ impl Access {
             tracing::debug!(action, reason = %decision.reason, "authorization denied");
             Err(CoreError::Forbidden)
         }
+    }
+
+    /// The decision of a pre-check plus [`Access::authorize`], without audit rows or metrics: what
+    /// a live-update subscriber may see is decided with the same rules as a read, but an event
+    /// is not an audited read (docs/live-updates.md#filtering).
+    pub fn permits(&self, principal: &Principal, action: &str, resource: Resource<'_>, ctx: &RequestContext) -> bool {
+        principal.holds(action)
+            && self.engine.decide(principal, action, &resource.facts(), &decision_context(ctx)).allowed
     }
 
     /// Builds an audit row from the request context.

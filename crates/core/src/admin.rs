@@ -7,6 +7,7 @@ use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult, Violations};
+use crate::events::{EventHub, TaskChangeKind};
 use crate::input::{Field, JsonInput, QueryInput};
 use crate::tasks::input::{order, page_request, search_param, time_param, uuid_param};
 use crate::tasks::{MSG_TASK_NOT_FOUND, MSG_USER_NOT_FOUND};
@@ -227,12 +228,13 @@ pub struct AdminService {
     store: Store,
     access: Access,
     caching: Caching,
+    events: EventHub,
     config: Arc<CoreConfig>,
 }
 
 impl AdminService {
-    pub fn new(store: Store, access: Access, caching: Caching, config: Arc<CoreConfig>) -> Self {
-        Self { store, access, caching, config }
+    pub fn new(store: Store, access: Access, caching: Caching, events: EventHub, config: Arc<CoreConfig>) -> Self {
+        Self { store, access, caching, events, config }
     }
 
     async fn allow(&self, principal: &Principal, action: &str, ctx: &RequestContext) -> CoreResult<()> {
@@ -268,6 +270,7 @@ impl AdminService {
         match self.store.patch_user(id, &patch, time::now()).await? {
             AdminWrite::Done(user) => {
                 self.caching.principal_changed(id, true).await;
+                self.events.principal_changed(id).await;
                 Ok(user)
             }
             AdminWrite::NotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
@@ -282,6 +285,8 @@ impl AdminService {
             AdminWrite::Done(revoked) => {
                 self.caching.revoked(&revoked).await;
                 self.caching.principal_changed(id, true).await;
+                self.events.revoked(&revoked).await;
+                self.events.principal_changed(id).await;
                 Ok(())
             }
             AdminWrite::NotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
@@ -305,6 +310,7 @@ impl AdminService {
         match self.store.assign_role(user_id, &role, expires_at, Some(p.user_id), time::now()).await? {
             AssignOutcome::Assigned(a) => {
                 self.caching.principal_changed(user_id, false).await;
+                self.events.principal_changed(user_id).await;
                 Ok(a)
             }
             AssignOutcome::UserNotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
@@ -319,6 +325,7 @@ impl AdminService {
         match self.store.revoke_role(user_id, role, Some(p.user_id), time::now()).await? {
             RevokeOutcome::Revoked => {
                 self.caching.principal_changed(user_id, false).await;
+                self.events.principal_changed(user_id).await;
                 Ok(())
             }
             RevokeOutcome::UserNotFound => Err(CoreError::NotFound(MSG_USER_NOT_FOUND)),
@@ -340,11 +347,25 @@ impl AdminService {
         }
     }
 
-    /// The cache effect of an attribute write (docs/cache.md#what-writes-do).
+    /// The cache effect of an attribute write (docs/cache.md#what-writes-do), and its live
+    /// update: a user's attributes re-check that user's streams; a task's attributes (who may
+    /// read it) go out as a `task.updated` of the unchanged version (docs/live-updates.md#events).
     async fn attributes_changed(&self, owner: AttributeOwner, user: Uuid) {
         match owner {
-            AttributeOwner::User(id) => self.caching.principal_changed(id, true).await,
-            AttributeOwner::Task(id) => self.caching.task_changed(id, user).await,
+            AttributeOwner::User(id) => {
+                self.caching.principal_changed(id, true).await;
+                self.events.principal_changed(id).await;
+            }
+            AttributeOwner::Task(id) => {
+                self.caching.task_changed(id, user).await;
+                match self.store.get_task(id, time::now()).await {
+                    Ok(Some(record)) => {
+                        self.events.task_changed(TaskChangeKind::Updated, &record.task, &record.attributes).await;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, task = %id, "live update of a task attribute change not sent"),
+                }
+            }
         }
     }
 

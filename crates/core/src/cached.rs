@@ -202,6 +202,19 @@ impl Caching {
         let Some(CachedTask { task, attributes }) = cached else {
             return Ok(None);
         };
+        self.task_record(store, task, attributes, caller).await.map(Some)
+    }
+
+    /// A task row and its attributes completed with what authorization needs: the owner's
+    /// department and deleted flag from the owner's principal (`caller`'s own when it owns the
+    /// task) and the attributes still active now.
+    pub async fn task_record(
+        &self,
+        store: &Store,
+        task: Task,
+        attributes: Vec<Attribute>,
+        caller: &Principal,
+    ) -> CoreResult<TaskRecord> {
         let (owner_department, owner_deleted) = if task.user_id == caller.user_id {
             (caller.department.clone(), caller.deleted)
         } else {
@@ -215,7 +228,7 @@ impl Caching {
             attributes.into_iter().filter(|a| a.expires_at.is_none_or(|t| t > now)).collect();
         let required_clearance =
             attributes.iter().find(|a| a.key == "required_clearance").and_then(|a| a.value.as_i64());
-        Ok(Some(TaskRecord { task, owner_department, owner_deleted, required_clearance, attributes }))
+        Ok(TaskRecord { task, owner_department, owner_deleted, required_clearance, attributes })
     }
 
     /// A created or updated task: the fresh value replaces older versions everywhere, and the

@@ -11,6 +11,7 @@ pub mod cached;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod input;
 pub mod job_requests;
 pub mod profile;
@@ -27,6 +28,7 @@ use audit::AuditSink;
 use auth::AuthService;
 use auth::password::PasswordHasherPool;
 use cached::Caching;
+use events::{EventFilter, EventHub, HubSettings};
 use profile::ProfileService;
 use std::sync::Arc;
 use taskify_authz::PolicyEngine;
@@ -43,6 +45,10 @@ pub struct Services {
     pub profiles: ProfileService,
     pub admin: AdminService,
     pub caching: Caching,
+    /// The live-update feed (docs/live-updates.md).
+    pub events: EventHub,
+    /// What each live-update subscriber may see.
+    pub event_filter: EventFilter,
     pub config: Arc<CoreConfig>,
 }
 
@@ -59,11 +65,21 @@ impl Services {
         let config = Arc::new(config);
         let access = Access::new(audit, config.audit.allowed_reads, policies);
         let passwords = PasswordHasherPool::new(&config.passwords).await?;
-        let auth = AuthService::new(store.clone(), passwords, access.clone(), caching.clone(), config.clone())?;
+        let events = EventHub::new(caching.cache(), HubSettings::default());
+        let auth = AuthService::new(
+            store.clone(),
+            passwords,
+            access.clone(),
+            caching.clone(),
+            events.clone(),
+            config.clone(),
+        )?;
         Ok(Self {
-            tasks: TaskService::new(store.clone(), access.clone(), caching.clone(), config.clone()),
+            tasks: TaskService::new(store.clone(), access.clone(), caching.clone(), events.clone(), config.clone()),
             profiles: ProfileService::new(store.clone(), access.clone(), auth.clone(), caching.clone()),
-            admin: AdminService::new(store.clone(), access.clone(), caching.clone(), config.clone()),
+            admin: AdminService::new(store.clone(), access.clone(), caching.clone(), events.clone(), config.clone()),
+            event_filter: EventFilter::new(store.clone(), caching.clone(), access.clone()),
+            events,
             caching,
             auth,
             access,

@@ -143,6 +143,12 @@ metric_table! {
     AUTH_LOCKOUTS_TOTAL = "auth_lockouts_total", Counter, ["kind"],
         "Login lockouts by kind.";
     /// Always 1; the labels say what runs.
+    EVENTS_STREAMS_OPEN = "events_streams_open", Gauge, [],
+        "Live-update streams open on this instance.";
+    EVENTS_SENT_TOTAL = "events_sent_total", Counter, ["type"],
+        "Live-update events sent to subscribers, by type.";
+    EVENTS_DROPPED_TOTAL = "events_dropped_total", Counter, ["reason"],
+        "Live-update events lost: lagged subscribers (resynced) or Redis unavailable at publish.";
     TASKIFY_BUILD_INFO = "taskify_build_info", Gauge, ["version", "db_backend", "redis"],
         "Build information (always 1).";
     TASKIFY_UPTIME_SECONDS = "taskify_uptime_seconds", Gauge, [],

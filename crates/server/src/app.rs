@@ -22,6 +22,7 @@ use taskify_core::audit::AuditSink;
 use taskify_core::auth::AuthService;
 use taskify_core::bootstrap::{Bootstrap, bootstrap_admin};
 use taskify_core::cached::Caching;
+use taskify_core::events::slots::StreamSlots;
 use taskify_jobs::JobSystem;
 use taskify_store::Store;
 use tokio::net::TcpListener;
@@ -94,6 +95,7 @@ pub async fn serve(
 
     let address = listener.local_addr()?;
     log_startup(&config, &store, address);
+    services.events.start(background.clone());
     let housekeeping = tokio::spawn(housekeeping(store.clone(), config.audit_retention, background.clone()));
     if let Some(every) = config.cache_warm_interval {
         tokio::spawn(crate::warmup::periodically(services.clone(), every, background.clone()));
@@ -105,6 +107,7 @@ pub async fn serve(
         services,
         rate_limiter,
         jobs: jobs.clone(),
+        event_slots: StreamSlots::new(config.events.max_per_user, config.events.max_streams),
         config: Arc::new(config),
         metrics,
         started: Instant::now(),
@@ -115,8 +118,12 @@ pub async fn serve(
     let stop_signal = stop.clone();
     let shutting_down = state.shutting_down.clone();
     let drain_delay = state.config.shutdown_drain_delay;
+    let events = state.services.events.clone();
     tokio::spawn(async move {
         shutdown.await;
+        // Live-update streams end at the start of the drain, so their clients reconnect to
+        // another replica while this one still answers (docs/live-updates.md#failure-modes).
+        events.close_all();
         // `/ready` turns 503 at once, while the instance goes on serving for the drain delay:
         // load balancers see it and stop sending before the listener closes.
         shutting_down.store(true, Ordering::SeqCst);

@@ -61,6 +61,7 @@ fn describe_metrics() {
     taskify_core::audit::register_metrics();
     taskify_jobs::telemetry::register();
     taskify_cache::telemetry::register_breaker("redis");
+    taskify_core::events::register_metrics();
     register_event_metrics();
 }
 

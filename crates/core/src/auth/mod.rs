@@ -12,6 +12,7 @@ use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
 use crate::error::{AuthFailure, CoreError, CoreResult, Violations};
+use crate::events::EventHub;
 use crate::input::{Field, JsonInput};
 use crate::validate;
 use jwt::{AccessClaims, JwtCodec};
@@ -114,6 +115,7 @@ pub struct AuthService {
     throttle: Arc<LoginThrottle>,
     access: Access,
     caching: Caching,
+    events: EventHub,
     config: Arc<CoreConfig>,
 }
 
@@ -134,12 +136,13 @@ impl AuthService {
         passwords: PasswordHasherPool,
         access: Access,
         caching: Caching,
+        events: EventHub,
         config: Arc<CoreConfig>,
     ) -> CoreResult<Self> {
         let jwt = JwtCodec::new(&config.jwt_secret, config.access_token_ttl)
             .map_err(|e| CoreError::internal("JWT key", e))?;
         let throttle = LoginThrottle::new(config.throttle.clone(), caching.cache().redis());
-        Ok(Self { store, jwt: Arc::new(jwt), passwords, throttle: Arc::new(throttle), access, caching, config })
+        Ok(Self { store, jwt: Arc::new(jwt), passwords, throttle: Arc::new(throttle), access, caching, events, config })
     }
 
     pub fn passwords(&self) -> &PasswordHasherPool {
@@ -292,6 +295,12 @@ impl AuthService {
 
     /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh principal.
     pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Principal> {
+        self.authenticate_token(authorization).await.map(|(principal, _)| principal)
+    }
+
+    /// [`AuthService::authenticate`], also returning the token's claims (a live-update stream
+    /// ends when its token is revoked or expires).
+    pub async fn authenticate_token(&self, authorization: Option<&str>) -> CoreResult<(Principal, AccessClaims)> {
         let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
         if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {
             return Err(CoreError::Unauthenticated(AuthFailure::RevokedToken));
@@ -306,7 +315,7 @@ impl AuthService {
         if !principal.active {
             return Err(CoreError::AccountDisabled);
         }
-        Ok(principal)
+        Ok((principal, claims))
     }
 
     /// The principal of an existing user.
@@ -350,6 +359,8 @@ impl AuthService {
         let revoked = self.store.change_password(principal.user_id, &hash, now, access_ttl).await?;
         self.caching.revoked(&revoked).await;
         self.caching.principal_changed(principal.user_id, false).await;
+        self.events.revoked(&revoked).await;
+        self.events.principal_changed(principal.user_id).await;
         let fresh = self.load_principal(principal.user_id, now).await?;
         self.start_session(&fresh, ctx).await
     }

@@ -153,6 +153,7 @@ impl AuthService {
         let access_ttl = chrono_duration(self.config.access_token_ttl);
         let revoked = self.store.revoke_refresh_family(row.family_id, "reuse_detected", now, access_ttl).await?;
         self.caching.revoked(&revoked).await;
+        self.events.revoked(&revoked).await;
         metrics::counter!(names::AUTH_TOKEN_REFRESH_TOTAL, "result" => "reuse_detected").increment(1);
         Ok(CoreError::Unauthenticated(AuthFailure::InvalidRefreshToken))
     }
@@ -171,12 +172,15 @@ impl AuthService {
         if let Some(row) = row {
             let revoked = self.store.revoke_refresh_family(row.family_id, "logout", now, access_ttl).await?;
             self.caching.revoked(&revoked).await;
+            self.events.revoked(&revoked).await;
         }
         if let Some(claims) = claims {
             let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
             let revoked = RevokedJti { jti: claims.jti, user_id: claims.user_id, expires_at };
             self.store.revoke_access_token(&revoked, now).await?;
-            self.caching.revoked(&[revoked]).await;
+            let revoked = [revoked];
+            self.caching.revoked(&revoked).await;
+            self.events.revoked(&revoked).await;
         }
         metrics::counter!(names::AUTH_LOGOUTS_TOTAL).increment(1);
         Ok(())

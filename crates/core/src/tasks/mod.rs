@@ -8,6 +8,7 @@ use crate::cached::Caching;
 use crate::config::{CoreConfig, chrono_duration};
 use crate::context::RequestContext;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{EventHub, TaskChangeKind};
 use input::NewTaskInput;
 use serde_json::json;
 use std::sync::Arc;
@@ -69,12 +70,13 @@ pub struct TaskService {
     store: Store,
     access: Access,
     caching: Caching,
+    events: EventHub,
     config: Arc<CoreConfig>,
 }
 
 impl TaskService {
-    pub fn new(store: Store, access: Access, caching: Caching, config: Arc<CoreConfig>) -> Self {
-        Self { store, access, caching, config }
+    pub fn new(store: Store, access: Access, caching: Caching, events: EventHub, config: Arc<CoreConfig>) -> Self {
+        Self { store, access, caching, events, config }
     }
 
     /// `POST /tasks`: the owner is always the caller.
@@ -132,7 +134,10 @@ impl TaskService {
         });
         let inserted = self.store.insert_task_completing(&task, completion).await;
         match &inserted {
-            Ok(task) => self.caching.task_written(task, Vec::new()).await,
+            Ok(task) => {
+                self.caching.task_written(task, Vec::new()).await;
+                self.events.task_changed(TaskChangeKind::Created, task, &[]).await;
+            }
             Err(_) => {
                 if let Some(idem) = &idempotency {
                     self.store.idempotency_release(principal.user_id, &idem.key).await?;
@@ -176,7 +181,8 @@ impl TaskService {
         let expected = if_match.as_ref().map(|_| current);
         match self.store.update_task(id, &changes, expected, time::now()).await? {
             Some(task) => {
-                self.caching.task_written(&task, record.attributes).await;
+                self.caching.task_written(&task, record.attributes.clone()).await;
+                self.events.task_changed(TaskChangeKind::Updated, &task, &record.attributes).await;
                 Ok(task)
             }
             None => Err(self.explain_failed_write(id, expected).await?),
@@ -200,6 +206,7 @@ impl TaskService {
         let expected = if_match.as_ref().map(|_| current);
         if self.store.delete_task(id, expected).await? {
             self.caching.task_changed(id, record.task.user_id).await;
+            self.events.task_changed(TaskChangeKind::Deleted, &record.task, &record.attributes).await;
             Ok(())
         } else {
             Err(self.explain_failed_write(id, expected).await?)

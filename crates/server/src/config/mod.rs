@@ -86,7 +86,19 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` is believed (docs/http-contract.md#rate-limits).
     pub trusted_proxies: Vec<Cidr>,
     pub audit_retention: Option<Duration>,
+    pub events: EventsSettings,
     pub core: CoreConfig,
+}
+
+/// Live-update streams (docs/live-updates.md#limits).
+#[derive(Debug, Clone)]
+pub struct EventsSettings {
+    /// `EVENTS_HEARTBEAT`: the period of the keep-alive comment and of the token re-check.
+    pub heartbeat: Duration,
+    /// `EVENTS_MAX_PER_USER`: streams of one user on one instance.
+    pub max_per_user: usize,
+    /// `EVENTS_MAX_STREAMS`: streams on one instance.
+    pub max_streams: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -306,6 +318,11 @@ impl Config {
                 idle: vars.duration("RATE_LIMIT_CLEANUP", "10m")?,
             },
             audit_retention,
+            events: EventsSettings {
+                heartbeat: vars.positive_duration("EVENTS_HEARTBEAT", "15s")?,
+                max_per_user: vars.number("EVENTS_MAX_PER_USER", 5, 1, 10_000)?,
+                max_streams: vars.number("EVENTS_MAX_STREAMS", 2_000, 1, 1_000_000)?,
+            },
             database_url,
             core,
         };

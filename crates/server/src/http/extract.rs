@@ -111,13 +111,18 @@ impl<P: Permission> FromRequestParts<AppState> for Caller<P> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let authorization = header_str(&parts.headers, header::AUTHORIZATION);
         let principal = state.services.auth.authenticate(authorization).await?;
-        if let Some(slot) = parts.extensions.get::<UserSlot>() {
-            let _ = slot.0.set(principal.user_id);
-            tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
-        }
+        note_user(parts, principal.user_id);
         let ctx = request_context(parts);
         state.services.access.precheck(&principal, P::ACTION, &ctx).await?;
         Ok(Self { principal, ctx, _permission: PhantomData })
+    }
+}
+
+/// Notes the authenticated user for the access log and the request span.
+pub fn note_user(parts: &Parts, user_id: Uuid) {
+    if let Some(slot) = parts.extensions.get::<UserSlot>() {
+        let _ = slot.0.set(user_id);
+        tracing::Span::current().record("user_id", tracing::field::display(user_id));
     }
 }
 

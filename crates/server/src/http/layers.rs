@@ -121,7 +121,11 @@ pub async fn response_headers(request: Request, next: Next) -> Response {
 }
 
 /// The handler deadline (`REQUEST_TIMEOUT`): past it the answer is 503 `request_timeout`.
+/// The live-update stream is exempt (docs/live-updates.md#limits): its response is meant to last.
 pub async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == super::handlers::events::PATH {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Core(taskify_core::CoreError::Timeout).into_response(),

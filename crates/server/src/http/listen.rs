@@ -10,7 +10,10 @@
 //! - `IDLE_TIMEOUT`: a keep-alive connection may wait that long for its next request.
 //!
 //! While a handler runs nothing is expected from the client, so no read deadline applies then;
-//! the handler deadline (`REQUEST_TIMEOUT`) bounds that time. A connection cut by a deadline is
+//! the handler deadline (`REQUEST_TIMEOUT`) bounds that time. A `text/event-stream` response is
+//! meant to last: for it `WRITE_TIMEOUT` bounds each write instead of the whole response (every
+//! write that makes progress, heartbeats included, moves the deadline on), so a healthy stream
+//! is never cut and a client that stops reading still is. A connection cut by a deadline is
 //! counted in `http_connection_timeouts_total{kind}`. A graceful stop waits for the connections in
 //! flight; the caller bounds the wait with `SHUTDOWN_TIMEOUT`.
 
@@ -84,7 +87,11 @@ pub async fn serve(
             let draining = draining.clone();
             async move {
                 let mut response = response.await?;
-                clock.response_started();
+                let streaming = response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|ct| ct.as_bytes().starts_with(b"text/event-stream"));
+                clock.response_started(streaming);
                 if draining.load(Ordering::Relaxed) {
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
@@ -150,6 +157,8 @@ struct ClockState {
 struct ConnClock {
     timeouts: Timeouts,
     state: Mutex<ClockState>,
+    /// The response being written is a stream: progress moves the write deadline on.
+    streaming: AtomicBool,
 }
 
 impl ConnClock {
@@ -162,6 +171,7 @@ impl ConnClock {
                 write_deadline: None,
                 read_waker: None,
             }),
+            streaming: AtomicBool::new(false),
         }
     }
 
@@ -196,12 +206,25 @@ impl ConnClock {
         }
     }
 
-    fn response_started(&self) {
+    fn response_started(&self, streaming: bool) {
+        self.streaming.store(streaming, Ordering::Relaxed);
         self.state().write_deadline = Some(Instant::now() + self.timeouts.write);
+    }
+
+    /// A stream produced bytes or wrote some: its pending write gets a full `WRITE_TIMEOUT`
+    /// again (counted from when a quiet stream speaks, not from its last write).
+    fn stream_progress(&self) {
+        if self.streaming.load(Ordering::Relaxed) {
+            let mut state = self.state();
+            if state.write_deadline.is_some() {
+                state.write_deadline = Some(Instant::now() + self.timeouts.write);
+            }
+        }
     }
 
     /// hyper is done with a response body: the connection waits for the next request.
     fn response_done(&self) {
+        self.streaming.store(false, Ordering::Relaxed);
         let waker = {
             let mut state = self.state();
             state.reading = Reading::Waiting { deadline: Instant::now() + self.timeouts.idle, kind: Kind::Idle };
@@ -298,6 +321,12 @@ impl AsyncWrite for TimedIo {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write(cx, data) {
             Poll::Pending => this.write_pending(cx).map(Err),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.clock.stream_progress();
+                }
+                Poll::Ready(Ok(n))
+            }
             done => done,
         }
     }
@@ -310,6 +339,12 @@ impl AsyncWrite for TimedIo {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write_vectored(cx, data) {
             Poll::Pending => this.write_pending(cx).map(Err),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.clock.stream_progress();
+                }
+                Poll::Ready(Ok(n))
+            }
             done => done,
         }
     }
@@ -374,7 +409,12 @@ impl HttpBody for ResponseBody {
     type Error = axum::Error;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if matches!(frame, Some(Ok(_))) {
+            this.clock.stream_progress();
+        }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {

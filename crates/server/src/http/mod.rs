@@ -21,7 +21,7 @@ pub mod static_files;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{MethodRouter, delete, get, post, put};
-use handlers::{admin, auth, cache, jobs, profile, tasks};
+use handlers::{admin, auth, cache, events, jobs, profile, tasks};
 use state::AppState;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", guarded(post(auth::login)))
         .route("/auth/refresh", guarded(post(auth::refresh)))
         .route("/auth/logout", guarded(post(auth::logout)))
+        .route("/events", guarded(get(events::stream)))
         .route("/tasks", guarded(get(tasks::list).post(tasks::create)))
         .route("/tasks/{id}", guarded(get(tasks::get).put(tasks::update).delete(tasks::delete)))
         .route("/tasks/{id}/attributes", guarded(get(tasks::attributes)))

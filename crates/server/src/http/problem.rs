@@ -38,6 +38,14 @@ pub enum ApiError {
     Core(CoreError),
     PayloadTooLarge(usize),
     UnsupportedMediaType,
+    /// The caller holds `EVENTS_MAX_PER_USER` live-update streams on this instance.
+    TooManyStreams {
+        retry_after_secs: u64,
+    },
+    /// This instance holds `EVENTS_MAX_STREAMS` live-update streams, or is draining.
+    StreamsUnavailable {
+        retry_after_secs: u64,
+    },
 }
 
 impl From<CoreError> for ApiError {
@@ -71,6 +79,14 @@ impl ApiError {
             Self::PayloadTooLarge(limit) => {
                 Problem::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", format!("Request body exceeds {limit} bytes"))
             }
+            Self::TooManyStreams { retry_after_secs } => Problem {
+                retry_after: Some(*retry_after_secs),
+                ..Problem::new(S::TOO_MANY_REQUESTS, "too_many_streams", "Too many open event streams for this user")
+            },
+            Self::StreamsUnavailable { retry_after_secs } => Problem {
+                retry_after: Some(*retry_after_secs),
+                ..Problem::new(S::SERVICE_UNAVAILABLE, "service_unavailable", "No event stream can be opened here now")
+            },
             Self::UnsupportedMediaType => Problem::new(
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

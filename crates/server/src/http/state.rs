@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use taskify_core::Services;
+use taskify_core::events::slots::StreamSlots;
 use taskify_jobs::JobSystem;
 
 use super::health_checks::HealthCache;
@@ -41,4 +42,6 @@ pub struct Shared {
     pub health: Arc<HealthCache>,
     pub rate_limiter: Arc<RateLimiter>,
     pub jobs: JobSystem,
+    /// The live-update stream limits of this instance.
+    pub event_slots: StreamSlots,
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod events;
 pub mod jobs;
 pub mod profile;
 pub mod tasks;

@@ -57,6 +57,13 @@ impl TestApp {
         self.database.as_ref().expect("the instance still owns its database").url()
     }
 
+    /// Sends the shutdown signal (SIGTERM's effect) without waiting: the drain begins.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
     /// Sends the shutdown signal and waits (bounded) for the server thread to end.
     fn stop_server(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -64,6 +64,7 @@ mod databases;
 mod instances;
 mod metrics;
 mod scenario;
+mod sse;
 
 pub use assertions::*;
 pub use client::*;
@@ -71,3 +72,4 @@ pub use databases::*;
 pub use instances::*;
 pub use metrics::*;
 pub use scenario::*;
+pub use sse::*;
