@@ -52,7 +52,7 @@ async fn a_change_through_one_replica_reaches_subscribers_of_every_replica_and_r
     }
     println!("live updates: 6 writes x 4 subscribers (3 replicas + nginx); worst latency from the write {worst:?}");
 
-    cluster.redis.kill();
+    cluster.redis.stop();
     cluster.redis.start_again().await;
     for (name, stream) in &mut streams {
         let deadline = Instant::now() + DEADLINE * 2;
