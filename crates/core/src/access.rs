@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use taskify_authz::{self as authz, DecisionContext, OwnerFacts, PolicyEngine, TaskFacts};
 use taskify_domain::audit::{bounded_context, width};
+use taskify_domain::metric_names as names;
 use taskify_domain::text::storable;
 use taskify_domain::{AuditEntry, Decision, Principal, Scope};
 use taskify_store::TaskRecord;
@@ -130,7 +131,8 @@ impl Access {
         if principal.holds(action) {
             return Ok(());
         }
-        metrics::counter!("authz_decisions_total", "action" => action.to_owned(), "decision" => "denied").increment(1);
+        metrics::counter!(names::AUTHZ_DECISIONS_TOTAL, "action" => action.to_owned(), "decision" => "denied")
+            .increment(1);
         let facts =
             AuditFacts::new(Some(principal.user_id), action, Decision::Denied, format!("missing permission {action}"));
         let entry = self.entry(facts, ctx);
@@ -155,9 +157,10 @@ impl Access {
     ) -> CoreResult<()> {
         let started = std::time::Instant::now();
         let decision = self.engine.decide(principal, action, &resource.facts(), &decision_context(ctx));
-        metrics::histogram!("authz_evaluation_duration_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(names::AUTHZ_EVALUATION_DURATION_SECONDS).record(started.elapsed().as_secs_f64());
         let label = if decision.allowed { "allowed" } else { "denied" };
-        metrics::counter!("authz_decisions_total", "action" => action.to_owned(), "decision" => label).increment(1);
+        metrics::counter!(names::AUTHZ_DECISIONS_TOTAL, "action" => action.to_owned(), "decision" => label)
+            .increment(1);
 
         let is_read = action.ends_with(":read");
         let own_data = match resource {

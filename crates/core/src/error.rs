@@ -2,6 +2,7 @@
 //! server maps them to HTTP statuses in exactly one place.
 
 use taskify_domain::FieldError;
+use taskify_domain::metric_names as names;
 use taskify_store::StoreError;
 
 /// Why authentication failed (401 codes of docs/http-contract.md#errors / docs/authentication.md#access-tokens).
@@ -94,7 +95,7 @@ impl From<StoreError> for CoreError {
             StoreError::Conflict(_) => "constraint",
             _ => "query",
         };
-        metrics::counter!("db_errors_total", "kind" => kind).increment(1);
+        metrics::counter!(names::DB_ERRORS_TOTAL, "kind" => kind).increment(1);
         match err {
             // The store's text names the driver's message and SQLSTATE, for the log line.
             e @ StoreError::Unavailable(_) => Self::DatabaseUnavailable {

@@ -193,6 +193,11 @@ impl RedisQueue {
         self.run(self.worker_call(), |mut c| async move { pipe.query_async::<()>(&mut c).await }).await
     }
 
+    // The script operations below (promote, claim, renew, release, retry, ...) share one shape:
+    // take the script, the keys and the time, invoke. They stay spelled out, one per operation,
+    // because each line lists that script's KEYS and ARGV in the order its header in scripts.rs
+    // documents; a generic helper would hide exactly what a reader must compare.
+
     /// promote: moves up to `limit` due jobs from delayed to ready. Returns how many moved.
     pub async fn promote(&self, limit: usize) -> Result<u64, RedisCallError> {
         let script = &self.inner.scripts.promote;

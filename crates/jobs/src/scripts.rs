@@ -153,6 +153,9 @@ pub(crate) const ACK: &str = r#"
 return redis.call('ZREM', KEYS[1], ARGV[1])
 "#;
 
+/// The lease-ending scripts (retry, release) share their opening on purpose: each must be one
+/// atomic script, so "drop the lease if it is still ours" cannot be a separate call.
+///
 /// retry. KEYS: processing, delayed, dlq. ARGV: the claimed document, mode (`delay` or `dead`),
 /// delayed score, `process_at` (JSON), `last_error` (JSON), `failed_at` (JSON), DLQ max length.
 /// Removes the lease and either adds the job to delayed (new `process_at`) or pushes it to the

@@ -101,6 +101,7 @@ pub async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()>
                 services.caching.cache().wait_for_subscription(Duration::from_secs(2)).await;
             }
             services.caching.principal_changed(id, false).await;
+            services.events.principal_changed(id).await;
             println!("{email} ({id}) now has the admin role.");
         }
     }

@@ -39,6 +39,10 @@ pub(crate) trait AdminGuard {
     /// so that removing their admin status (deactivation, deletion, revoking `admin`) would
     /// leave no active admin, at once or when the remaining time-limited grants lapse.
     async fn is_last_active_admin(&mut self, user_id: Uuid, now: Timestamp) -> StoreResult<bool>;
+
+    /// `Some(is_active)` for a user that exists and is not deleted, read inside the guarded
+    /// transaction so the decision and the write see the same row; `None` otherwise.
+    async fn live_user_is_active(&mut self, user_id: Uuid) -> StoreResult<Option<bool>>;
 }
 
 macro_rules! impl_admin_guard {
@@ -53,6 +57,15 @@ macro_rules! impl_admin_guard {
                 let (target, others): (i64, i64) =
                     sqlx::query_as(ADMIN_COUNTS).bind(DbUuid(user_id)).bind(DbTime(now)).fetch_one(&mut *self).await?;
                 Ok(target > 0 && others == 0)
+            }
+
+            async fn live_user_is_active(&mut self, user_id: Uuid) -> StoreResult<Option<bool>> {
+                let state: Option<(bool, Option<DbTime>)> =
+                    sqlx::query_as("SELECT is_active, deleted_at FROM users WHERE id = $1")
+                        .bind(DbUuid(user_id))
+                        .fetch_optional(&mut *self)
+                        .await?;
+                Ok(state.and_then(|(is_active, deleted_at)| deleted_at.is_none().then_some(is_active)))
             }
         }
     };

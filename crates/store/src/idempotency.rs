@@ -62,6 +62,8 @@ impl Store {
                     return Ok(IdempotencyBegin::Started);
                 }
 
+                // The same six values as the insert above, plus the staleness bound: a take-over
+                // writes the very row the insert would have written.
                 let taken_over = sqlx::query(
                     "UPDATE idempotency_keys SET request_hash = $3, state = $4, \
                          response_status = NULL, response_body = NULL, response_headers = NULL, \

@@ -9,6 +9,15 @@ use taskify_domain::user::sort_role_names;
 use taskify_domain::{AttributeValue, DataType, Principal, PrincipalRole, Scope, Timestamp};
 use uuid::Uuid;
 
+/// The condition on `user_roles ur` that selects the live assignments of user `$1` at time `$2`
+/// (not revoked, not expired). A macro rather than a `const` so `concat!` can build the role and
+/// the grant queries from it at compile time.
+macro_rules! live_assignments_of_user {
+    () => {
+        "ur.user_id = $1 AND ur.revoked_at IS NULL AND (ur.expires_at IS NULL OR ur.expires_at > $2)"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct PrincipalRow {
     username: String,
@@ -55,24 +64,22 @@ impl Store {
             match user {
                 None => None,
                 Some(user) => {
-                    let roles: Vec<PrincipalRoleRow> = sqlx::query_as(
+                    let roles: Vec<PrincipalRoleRow> = sqlx::query_as(concat!(
                         "SELECT r.name, ur.expires_at \
-                         FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                         WHERE ur.user_id = $1 AND ur.revoked_at IS NULL \
-                           AND (ur.expires_at IS NULL OR ur.expires_at > $2)",
-                    )
+                         FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ",
+                        live_assignments_of_user!()
+                    ))
                     .bind(DbUuid(id))
                     .bind(DbTime(now))
                     .fetch_all(pool)
                     .await?;
-                    let grants: Vec<GrantRow> = sqlx::query_as(
+                    let grants: Vec<GrantRow> = sqlx::query_as(concat!(
                         "SELECT DISTINCT p.resource, p.action, p.scope \
                          FROM user_roles ur \
                          JOIN role_permissions rp ON rp.role_id = ur.role_id \
-                         JOIN permissions p ON p.id = rp.permission_id \
-                         WHERE ur.user_id = $1 AND ur.revoked_at IS NULL \
-                           AND (ur.expires_at IS NULL OR ur.expires_at > $2)",
-                    )
+                         JOIN permissions p ON p.id = rp.permission_id WHERE ",
+                        live_assignments_of_user!()
+                    ))
                     .bind(DbUuid(id))
                     .bind(DbTime(now))
                     .fetch_all(pool)

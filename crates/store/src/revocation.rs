@@ -83,6 +83,8 @@ fn scope_sql(scope: RevokeScope) -> (Uuid, ScopeSql) {
     }
 }
 
+/// The trait's signature repeats in the macro below: the macro is the one implementation, stamped
+/// out for each backend's connection type.
 macro_rules! impl_revocation {
     ($conn:ty, lock_user = $lock_user:expr) => {
         impl Revocation for $conn {

@@ -16,6 +16,9 @@ pub(crate) const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, 
      u.department, u.position, u.is_active, u.last_login_at, u.created_at, u.updated_at, \
      u.deleted_at";
 
+/// The `users` columns as the drivers decode them. It mirrors [`taskify_domain::User`] field by
+/// field on purpose: the row holds the database's representations (`DbUuid`, `DbTime`), the
+/// domain type the API's; `into_user` is the one place that converts.
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     pub id: DbUuid,

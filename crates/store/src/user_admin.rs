@@ -10,12 +10,6 @@ use sqlx::AssertSqlSafe;
 use taskify_domain::{Paged, Timestamp, User, UserListQuery, UserSort};
 use uuid::Uuid;
 
-#[derive(sqlx::FromRow)]
-struct UserStateRow {
-    is_active: bool,
-    deleted_at: Option<DbTime>,
-}
-
 impl Store {
     /// `GET /users`: non-deleted users matching the query, with `role_assignments`.
     pub async fn list_users(&self, query: &UserListQuery, now: Timestamp) -> StoreResult<Paged<User>> {
@@ -84,13 +78,9 @@ impl Store {
             if deactivates {
                 tx.lock_admin_set().await?;
             }
-            let state: Option<UserStateRow> = sqlx::query_as("SELECT is_active, deleted_at FROM users WHERE id = $1")
-                .bind(DbUuid(id))
-                .fetch_optional(&mut *tx)
-                .await?;
-            match state {
-                Some(state) if state.deleted_at.is_none() => {
-                    if deactivates && state.is_active && tx.is_last_active_admin(id, now).await? {
+            match tx.live_user_is_active(id).await? {
+                Some(is_active) => {
+                    if deactivates && is_active && tx.is_last_active_admin(id, now).await? {
                         AdminWrite::LastAdmin
                     } else {
                         bind_params!(sqlx::query(AssertSqlSafe(update_sql)), params).execute(&mut *tx).await?;
@@ -98,7 +88,7 @@ impl Store {
                         AdminWrite::Done(())
                     }
                 }
-                _ => AdminWrite::NotFound,
+                None => AdminWrite::NotFound,
             }
         });
         match outcome {
@@ -123,13 +113,9 @@ impl Store {
         on_db!(&self.db, |pool, d| {
             let mut tx = pool.begin_with(d.begin_write()).await?;
             tx.lock_admin_set().await?;
-            let state: Option<UserStateRow> = sqlx::query_as("SELECT is_active, deleted_at FROM users WHERE id = $1")
-                .bind(DbUuid(id))
-                .fetch_optional(&mut *tx)
-                .await?;
-            match state {
-                Some(state) if state.deleted_at.is_none() => {
-                    if state.is_active && tx.is_last_active_admin(id, now).await? {
+            match tx.live_user_is_active(id).await? {
+                Some(is_active) => {
+                    if is_active && tx.is_last_active_admin(id, now).await? {
                         return Ok(AdminWrite::LastAdmin);
                     }
                     sqlx::query(
@@ -146,7 +132,7 @@ impl Store {
                     tx.commit().await?;
                     Ok(AdminWrite::Done(revoked))
                 }
-                _ => Ok(AdminWrite::NotFound),
+                None => Ok(AdminWrite::NotFound),
             }
         })
     }

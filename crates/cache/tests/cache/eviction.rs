@@ -21,7 +21,7 @@ async fn a_pattern_delete_scans_in_batches_and_removes_only_matching_keys() {
     cache.invalidate(&["bulk:tomb"]).await; // a tombstone (meta only) under the pattern
 
     assert_eq!(cache.delete_pattern("bulk:*").await, Ok(Some(2500)));
-    let left = ns.keys().await;
+    let left = ns.stored_keys().await;
     assert!(left.iter().all(|k| !k.starts_with(&ns.physical("bulk:"))), "no bulk value or meta left");
     assert!(left.contains(&ns.physical("keep:1")));
     assert!(left.contains(&ns.physical("bulkier")));
@@ -54,7 +54,7 @@ async fn clear_deletes_the_whole_prefix_and_nothing_else() {
     let _: () = raw.set(&near, "1").await.expect("SET");
 
     assert_eq!(cache.clear().await, Some(2), "two values (the tombstone is not a value)");
-    let mut left = ns.keys().await;
+    let mut left = ns.stored_keys().await;
     left.sort();
     let mut expected = vec![gen_key, delayed, rate, near];
     expected.sort();

@@ -119,7 +119,7 @@ async fn a_load_error_is_shared_and_not_found_is_not_cached() {
         assert_eq!(r.expect("ok"), None);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 3, "a not-found is loaded again every time");
-    assert!(ns.keys().await.is_empty(), "nothing was written: {:?}", ns.keys().await);
+    assert!(ns.stored_keys().await.is_empty(), "nothing was written: {:?}", ns.stored_keys().await);
     cache.shutdown().await;
 }
 
@@ -235,7 +235,7 @@ async fn a_fill_that_began_before_an_invalidation_cannot_resurrect_stale_data() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_values_and_unusable_keys_are_cached_nowhere() {
     let ns = Namespace::shared();
-    let cache = ns.cache_with(CacheConfig { max_value_bytes: 16, ..ns.config() }).await;
+    let cache = ns.cache_with(CacheConfig { max_value_bytes: 16, ..ns.cache_config() }).await;
     cache.set("big", "small", MIN).await;
     assert_eq!(cache.set("big", "x".repeat(17), MIN).await, SetOutcome::TooLarge);
     assert_eq!(ns.raw_get(&ns.physical("big")).await, None, "the old value was invalidated");

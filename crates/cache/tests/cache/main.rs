@@ -9,4 +9,5 @@ mod harness;
 mod levels;
 mod local;
 mod outage;
+mod stream;
 mod telemetry;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use taskify_cache::redis::{self, AsyncCommands};
 use taskify_cache::{BreakerConfig, BreakerState, Cache, CacheConfig, Fill, L2Outcome, SetOutcome};
 
-use crate::harness::{Namespace, RedisServer, eventually, text};
+use crate::harness::{Namespace, RedisServer, eventually, free_port, text};
 
 const MIN: Duration = Duration::from_secs(60);
 const RECOVERY: Duration = Duration::from_secs(15);
@@ -21,7 +21,7 @@ fn outage_config(ns: &Namespace) -> CacheConfig {
             half_open_max_calls: 3,
         },
         l1_outage_ttl: Duration::from_millis(300),
-        ..ns.config()
+        ..ns.cache_config()
     }
 }
 
@@ -34,7 +34,7 @@ async fn recovered(cache: &Cache) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_degrades_to_the_loader_records_pending_work_and_replays_it_on_recovery() {
-    let mut server = RedisServer::start();
+    let mut server = RedisServer::start().await;
     let ns = Namespace::on(&server.url());
     let cache = ns.cache_with(outage_config(&ns)).await;
     let gall = ns.outside("gen:tasks:all");
@@ -42,7 +42,7 @@ async fn an_outage_degrades_to_the_loader_records_pending_work_and_replays_it_on
     cache.bump(&[&gall]).await;
     assert_eq!(cache.generation(&gall).await, 1);
 
-    server.kill();
+    server.stop();
 
     // Reads keep working: a miss goes to the loader.
     let calls = AtomicUsize::new(0);
@@ -79,7 +79,7 @@ async fn an_outage_degrades_to_the_loader_records_pending_work_and_replays_it_on
     eventually("task:1 ages out of L1", Duration::from_secs(2), || async { cache.get("task:1").await.is_none() }).await;
 
     // Redis comes back (empty) on the same port.
-    let _server = RedisServer::start_on(server.port);
+    server.start_again().await;
     eventually("breaker closed, pending replayed, L2 reads enabled", RECOVERY, || async {
         cache.recoveries() >= 1 && recovered(&cache).await
     })
@@ -97,7 +97,7 @@ async fn an_outage_degrades_to_the_loader_records_pending_work_and_replays_it_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_subscription_bumps_the_epoch_so_older_values_are_never_served_again() {
-    let server = RedisServer::start();
+    let server = RedisServer::start().await;
     let ns = Namespace::on(&server.url());
     let a = ns.cache_with(outage_config(&ns)).await;
     let b = ns.cache_with(outage_config(&ns)).await;
@@ -132,8 +132,8 @@ async fn a_lost_subscription_bumps_the_epoch_so_older_values_are_never_served_ag
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_with_a_dead_redis_is_prompt_and_attaches_when_it_comes_up() {
-    let port = RedisServer::free_port();
-    let ns = Namespace::on(&format!("redis://127.0.0.1:{port}"));
+    let mut server = RedisServer::not_started_on(free_port());
+    let ns = Namespace::on(&server.url());
     let started = Instant::now();
     let cache = Cache::with_redis(outage_config(&ns), ns.redis_config()).await.expect("valid URL");
     assert!(started.elapsed() < Duration::from_secs(2), "start-up took {:?}", started.elapsed());
@@ -146,7 +146,7 @@ async fn start_up_with_a_dead_redis_is_prompt_and_attaches_when_it_comes_up() {
     let v = cache.get_or_load("k2", || async { Ok::<_, Infallible>(Some(Fill::new("db", MIN))) }).await;
     assert_eq!(text(v.expect("ok")).as_deref(), Some("db"));
 
-    let _server = RedisServer::start_on(port);
+    server.start_again().await;
     eventually("the cache attaches", RECOVERY, || async { cache.recoveries() >= 1 && recovered(&cache).await }).await;
     assert_eq!(cache.set("k3", "v3", MIN).await, SetOutcome::Stored);
     assert_eq!(ns.raw_get(&ns.physical("k3")).await.as_deref(), Some("v3"));
@@ -157,17 +157,17 @@ async fn start_up_with_a_dead_redis_is_prompt_and_attaches_when_it_comes_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_pending_items_collapse_into_a_clear_and_the_overflow_counter() {
-    let mut server = RedisServer::start();
+    let mut server = RedisServer::start().await;
     let ns = Namespace::on(&server.url());
     let cache = ns.cache_with(CacheConfig { pending_limit: 5, ..outage_config(&ns) }).await;
     cache.set("keep", "old", MIN).await;
-    server.kill();
+    server.stop();
     for i in 0..10 {
         assert_eq!(cache.invalidate(&[&format!("user:{i}")]).await, L2Outcome::Pending);
     }
     assert_eq!(cache.pending_invalidations(), 2, "clear all + the overflow counter");
 
-    let _server = RedisServer::start_on(server.port);
+    server.start_again().await;
     eventually("recovered", RECOVERY, || async { cache.recoveries() >= 1 && recovered(&cache).await }).await;
     let g: Option<u64> = ns.raw().await.get(ns.outside("gen:tasks:all")).await.expect("GET");
     assert_eq!(g, Some(1));

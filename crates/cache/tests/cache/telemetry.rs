@@ -3,45 +3,12 @@
 
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use metrics_util::{CompositeKey, MetricKind};
 use taskify_cache::{BreakerConfig, Cache, CacheConfig, CircuitBreaker};
-
-#[derive(Debug, PartialEq)]
-enum Value {
-    Counter(u64),
-    Gauge(f64),
-    Histogram,
-}
-
-fn find(
-    snapshot: &[(CompositeKey, Option<metrics::Unit>, Option<metrics::SharedString>, DebugValue)],
-    kind: MetricKind,
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Option<Value> {
-    snapshot.iter().find_map(|(key, _, _, value)| {
-        let k = key.key();
-        let matches = key.kind() == kind
-            && k.name() == name
-            && labels.iter().all(|(n, v)| k.labels().any(|l| l.key() == *n && l.value() == *v));
-        matches.then(|| match value {
-            DebugValue::Counter(n) => Value::Counter(*n),
-            DebugValue::Gauge(g) => Value::Gauge(g.into_inner()),
-            DebugValue::Histogram(_) => Value::Histogram,
-        })
-    })
-}
-
-fn snapshot(s: &Snapshotter) -> Vec<(CompositeKey, Option<metrics::Unit>, Option<metrics::SharedString>, DebugValue)> {
-    s.snapshot().into_vec()
-}
+use taskify_test_support::{MetricKind, MetricValue as Value, capture};
 
 #[test]
 fn breaker_transitions_and_cache_operations_are_counted() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
+    let snap = capture(|| {
         let breaker = CircuitBreaker::new(
             "redis",
             BreakerConfig { max_failures: 2, timeout: Duration::from_secs(30), ..BreakerConfig::default() },
@@ -58,10 +25,8 @@ fn breaker_transitions_and_cache_operations_are_counted() {
             cache.shutdown().await;
         });
     });
-    let snap = snapshot(&snapshotter);
     assert_eq!(
-        find(
-            &snap,
+        snap.find(
             MetricKind::Counter,
             "circuit_breaker_transitions_total",
             &[("name", "redis"), ("from", "closed"), ("to", "open")]
@@ -69,19 +34,14 @@ fn breaker_transitions_and_cache_operations_are_counted() {
         Some(Value::Counter(1))
     );
     assert!(matches!(
-        find(&snap, MetricKind::Gauge, "circuit_breaker_state", &[("name", "redis")]),
+        snap.find(MetricKind::Gauge, "circuit_breaker_state", &[("name", "redis")]),
         Some(Value::Gauge(g)) if g == 0.0 || g == 2.0
     ));
     assert_eq!(
-        find(
-            &snap,
-            MetricKind::Counter,
-            "cache_operations_total",
-            &[("level", "l1"), ("op", "get"), ("result", "hit")]
-        ),
+        snap.find(MetricKind::Counter, "cache_operations_total", &[("level", "l1"), ("op", "get"), ("result", "hit")]),
         Some(Value::Counter(1))
     );
-    assert_eq!(find(&snap, MetricKind::Counter, "cache_hits_total", &[]), Some(Value::Counter(1)));
-    assert_eq!(find(&snap, MetricKind::Counter, "cache_misses_total", &[]), Some(Value::Counter(1)));
-    assert!(find(&snap, MetricKind::Gauge, "redis_up", &[]).is_none(), "absent without Redis");
+    assert_eq!(snap.find(MetricKind::Counter, "cache_hits_total", &[]), Some(Value::Counter(1)));
+    assert_eq!(snap.find(MetricKind::Counter, "cache_misses_total", &[]), Some(Value::Counter(1)));
+    assert!(snap.find(MetricKind::Gauge, "redis_up", &[]).is_none(), "absent without Redis");
 }

@@ -19,6 +19,7 @@ use jwt::{AccessClaims, JwtCodec};
 use password::{PasswordHasherPool, Verified};
 use serde::Serialize;
 use std::sync::Arc;
+use taskify_domain::metric_names as names;
 use taskify_domain::{AttributeValue, Decision, Principal, Timestamp, User, time};
 use taskify_store::{NewAttribute, NewUser, Store, StoreError, UniqueViolation};
 use throttle::LoginThrottle;
@@ -213,7 +214,7 @@ impl AuthService {
 
         let ip = ctx.client_ip.clone().unwrap_or_default();
         if let Err(retry_after_secs) = self.throttle.check(&email, &ip).await {
-            metrics::counter!("auth_logins_total", "result" => "locked").increment(1);
+            metrics::counter!(names::AUTH_LOGINS_TOTAL, "result" => "locked").increment(1);
             self.audit_login(None, Decision::Denied, "locked", ctx).await?;
             return Err(locked(retry_after_secs));
         }
@@ -230,14 +231,14 @@ impl AuthService {
         let Some(credentials) = credentials.filter(|_| verified != Verified::Wrong) else {
             self.audit_login(user_id, Decision::Denied, "invalid_credentials", ctx).await?;
             if let Some(kind) = self.throttle.record_failure(&email, &ip).await {
-                metrics::counter!("auth_lockouts_total", "kind" => kind.as_str()).increment(1);
+                metrics::counter!(names::AUTH_LOCKOUTS_TOTAL, "kind" => kind.as_str()).increment(1);
             }
-            metrics::counter!("auth_logins_total", "result" => "invalid_credentials").increment(1);
+            metrics::counter!(names::AUTH_LOGINS_TOTAL, "result" => "invalid_credentials").increment(1);
             return Err(CoreError::Unauthenticated(AuthFailure::InvalidCredentials));
         };
         if !credentials.is_active {
             self.audit_login(user_id, Decision::Denied, "account_disabled", ctx).await?;
-            metrics::counter!("auth_logins_total", "result" => "disabled").increment(1);
+            metrics::counter!(names::AUTH_LOGINS_TOTAL, "result" => "disabled").increment(1);
             return Err(CoreError::AccountDisabled);
         }
         self.audit_login(user_id, Decision::Allowed, "login succeeded", ctx).await?;
@@ -259,7 +260,7 @@ impl AuthService {
             .await?
             .ok_or(CoreError::Unauthenticated(AuthFailure::InvalidCredentials))?;
         let tokens = self.start_session(&principal, ctx).await?;
-        metrics::counter!("auth_logins_total", "result" => "success").increment(1);
+        metrics::counter!(names::AUTH_LOGINS_TOTAL, "result" => "success").increment(1);
         Ok(LoginOutcome { tokens, user, permissions: principal.permission_names() })
     }
 
@@ -348,7 +349,7 @@ impl AuthService {
         if self.passwords.verify(current, &stored).await? == Verified::Wrong {
             self.audit_event(user_id, "auth:password_change", Decision::Denied, "invalid_credentials", ctx).await?;
             if let Some(kind) = self.throttle.record_failure(email, &ip).await {
-                metrics::counter!("auth_lockouts_total", "kind" => kind.as_str()).increment(1);
+                metrics::counter!(names::AUTH_LOCKOUTS_TOTAL, "kind" => kind.as_str()).increment(1);
             }
             return Err(CoreError::field("current_password", "is incorrect"));
         }

@@ -12,6 +12,7 @@ use crate::config::chrono_duration;
 use crate::context::RequestContext;
 use crate::error::{AuthFailure, CoreError, CoreResult};
 use crate::input::{Field, JsonInput};
+use taskify_domain::metric_names as names;
 use taskify_domain::{Decision, Principal, Timestamp, time};
 use taskify_store::{RefreshToken, RevokedJti, Rotation};
 use uuid::Uuid;
@@ -100,7 +101,7 @@ impl AuthService {
     /// `POST /auth/refresh`: rotation with a grace window and reuse detection.
     pub async fn refresh(&self, token: &str, ctx: &RequestContext) -> CoreResult<TokenPair> {
         let invalid = || {
-            metrics::counter!("auth_token_refresh_total", "result" => "invalid").increment(1);
+            metrics::counter!(names::AUTH_TOKEN_REFRESH_TOTAL, "result" => "invalid").increment(1);
             CoreError::Unauthenticated(AuthFailure::InvalidRefreshToken)
         };
         let now = time::now();
@@ -122,13 +123,13 @@ impl AuthService {
             _ => return Err(invalid()),
         };
         if !principal.active {
-            metrics::counter!("auth_token_refresh_total", "result" => "disabled").increment(1);
+            metrics::counter!(names::AUTH_TOKEN_REFRESH_TOTAL, "result" => "disabled").increment(1);
             return Err(CoreError::AccountDisabled);
         }
         let session = self.new_session(&principal, Some((row.family_id, row.id)), now, ctx)?;
         match self.store.rotate_refresh_token(&row, &session.row, now, grace).await? {
             Rotation::Rotated => {
-                metrics::counter!("auth_token_refresh_total", "result" => "success").increment(1);
+                metrics::counter!(names::AUTH_TOKEN_REFRESH_TOTAL, "result" => "success").increment(1);
                 Ok(session.tokens)
             }
             Rotation::Invalid => Err(invalid()),
@@ -153,7 +154,7 @@ impl AuthService {
         let revoked = self.store.revoke_refresh_family(row.family_id, "reuse_detected", now, access_ttl).await?;
         self.caching.revoked(&revoked).await;
         self.events.revoked(&revoked).await;
-        metrics::counter!("auth_token_refresh_total", "result" => "reuse_detected").increment(1);
+        metrics::counter!(names::AUTH_TOKEN_REFRESH_TOTAL, "result" => "reuse_detected").increment(1);
         Ok(CoreError::Unauthenticated(AuthFailure::InvalidRefreshToken))
     }
 
@@ -181,7 +182,7 @@ impl AuthService {
             self.caching.revoked(&revoked).await;
             self.events.revoked(&revoked).await;
         }
-        metrics::counter!("auth_logouts_total").increment(1);
+        metrics::counter!(names::AUTH_LOGOUTS_TOTAL).increment(1);
         Ok(())
     }
 }

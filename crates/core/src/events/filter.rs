@@ -48,7 +48,7 @@ pub struct EventFilter {
 /// Whether `principal` may still hold a stream opened with a token issued at `issued_at`.
 fn usable(principal: Option<&Principal>, issued_at: i64) -> bool {
     principal.is_some_and(|p| {
-        p.active && !p.deleted && !p.tokens_valid_after.is_some_and(|after| issued_at < after.timestamp())
+        p.active && !p.deleted && p.tokens_valid_after.is_none_or(|after| issued_at >= after.timestamp())
     })
 }
 

@@ -107,11 +107,12 @@ pub enum Delivery {
     },
 }
 
-/// The metric names of docs/operations.md#metrics that the feed records.
+/// The metrics the feed records (names from the one table, `taskify_domain::metric_names`) and
+/// their bounded label values.
 pub mod metric {
-    pub const SENT: &str = "events_sent_total";
-    pub const DROPPED: &str = "events_dropped_total";
-    pub const OPEN: &str = "events_streams_open";
+    pub use taskify_domain::metric_names::{
+        EVENTS_DROPPED_TOTAL as DROPPED, EVENTS_SENT_TOTAL as SENT, EVENTS_STREAMS_OPEN as OPEN,
+    };
     /// Every `type` label of [`SENT`].
     pub const TYPES: [&str; 4] = ["task.created", "task.updated", "task.deleted", "resync"];
     /// Every `reason` label of [`DROPPED`].
@@ -120,11 +121,12 @@ pub mod metric {
 
 /// Registers every series of the feed at zero, so the first scrape names them.
 pub fn register_metrics() {
-    for kind in metric::TYPES {
-        metrics::counter!(metric::SENT, "type" => kind).increment(0);
+    use metric::{DROP_REASONS, DROPPED, OPEN, SENT, TYPES};
+    for kind in TYPES {
+        metrics::counter!(SENT, "type" => kind).increment(0);
     }
-    for reason in metric::DROP_REASONS {
-        metrics::counter!(metric::DROPPED, "reason" => reason).increment(0);
+    for reason in DROP_REASONS {
+        metrics::counter!(DROPPED, "reason" => reason).increment(0);
     }
-    metrics::gauge!(metric::OPEN).increment(0.0);
+    metrics::gauge!(OPEN).increment(0.0);
 }

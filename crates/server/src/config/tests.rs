@@ -32,6 +32,9 @@ fn bad_values_name_the_variable() {
     assert_eq!(config(&[("PORT", "70000")]).expect_err("bad").variable, "PORT");
     assert_eq!(config(&[("ADMIN_PASSWORD", "weak")]).expect_err("bad").variable, "ADMIN_PASSWORD");
     assert!(!format!("{:?}", config(&[("ADMIN_PASSWORD", "weak")])).contains("weak"));
+    for (name, bad) in [("EVENTS_HEARTBEAT", "0s"), ("EVENTS_MAX_PER_USER", "0"), ("EVENTS_MAX_STREAMS", "many")] {
+        assert_eq!(config(&[(name, bad)]).expect_err(bad).variable, name);
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 use taskify_cache::{Cache, CallKind, redis};
+use taskify_domain::metric_names as names;
 use taskify_store::Store;
 use tokio::sync::Mutex;
 
@@ -38,7 +39,7 @@ impl HealthCache {
         let database_up = match tokio::time::timeout(PING_TIMEOUT, store.ping()).await {
             Ok(Ok(acquire)) => {
                 // The pool's acquire latency, sampled at most once per second by this check.
-                metrics::histogram!("db_pool_acquire_duration_seconds").record(acquire.as_secs_f64());
+                metrics::histogram!(names::DB_POOL_ACQUIRE_DURATION_SECONDS).record(acquire.as_secs_f64());
                 true
             }
             _ => false,

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::time::Instant;
+use taskify_domain::metric_names as names;
 use tracing::Instrument;
 
 /// Security headers with their exact values (docs/http-contract.md#security-headers), on every response.
@@ -54,16 +55,16 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         route = %route,
         user_id = tracing::field::Empty,
     );
-    let in_flight = metrics::gauge!("http_requests_in_flight");
+    let in_flight = metrics::gauge!(names::HTTP_REQUESTS_IN_FLIGHT);
     in_flight.increment(1.0);
     let response = next.run(request).instrument(span.clone()).await;
     in_flight.decrement(1.0);
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics::counter!("http_requests_total", "method" => method_label, "route" => route.clone(), "status" => status.to_string())
+    metrics::counter!(names::HTTP_REQUESTS_TOTAL, "method" => method_label, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method_label, "route" => route.clone())
+    metrics::histogram!(names::HTTP_REQUEST_DURATION_SECONDS, "method" => method_label, "route" => route.clone())
         .record(elapsed.as_secs_f64());
     // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
     let bytes_out = response.body().size_hint().lower();

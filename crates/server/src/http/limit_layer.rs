@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use taskify_core::auth::throttle::ip_key;
+use taskify_domain::metric_names as names;
 
 /// The limiting middleware for matched API routes.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -29,7 +30,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     };
     let verdict = state.rate_limiter.check(class, &key).await;
     let decision = if verdict.allowed { "allowed" } else { "limited" };
-    metrics::counter!("rate_limit_decisions_total", "class" => class.name, "decision" => decision).increment(1);
+    metrics::counter!(names::RATE_LIMIT_DECISIONS_TOTAL, "class" => class.name, "decision" => decision).increment(1);
     let mut response = if verdict.allowed {
         next.run(request).await
     } else {

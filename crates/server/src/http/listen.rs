@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
+use taskify_domain::metric_names as names;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
@@ -284,7 +285,7 @@ impl TimedIo {
         ready!(self.sleep.as_mut().poll(cx));
         if !self.timed_out {
             self.timed_out = true;
-            metrics::counter!("http_connection_timeouts_total", "kind" => kind.label()).increment(1);
+            metrics::counter!(names::HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => kind.label()).increment(1);
         }
         Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, format!("{} timeout", kind.label())))
     }

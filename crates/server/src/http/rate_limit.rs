@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use taskify_cache::redis::Script;
 use taskify_cache::{CallKind, RedisHandle};
 use taskify_core::auth::throttle::ceil_secs;
+use taskify_domain::metric_names as names;
 
 impl ClassLimit {
     fn refill_per_sec(&self) -> f64 {
@@ -320,7 +321,7 @@ impl RateLimiter {
             .await;
         match result {
             Ok((granted, left, _wait_ms)) => {
-                metrics::gauge!("rate_limit_fallback_active").set(0.0);
+                metrics::gauge!(names::RATE_LIMIT_FALLBACK_ACTIVE).set(0.0);
                 let shared_left: f64 = left.parse().unwrap_or(0.0);
                 lease.granted(class, want, granted.min(want), shared_left, now)
             }
@@ -328,7 +329,7 @@ impl RateLimiter {
                 if !e.is_unavailable() {
                     tracing::warn!(error = %e, "rate-limit script failed; using the local bucket");
                 }
-                metrics::gauge!("rate_limit_fallback_active").set(1.0);
+                metrics::gauge!(names::RATE_LIMIT_FALLBACK_ACTIVE).set(1.0);
                 self.local.check(class, key, now)
             }
         }

@@ -220,7 +220,7 @@ async fn every_log_line_of_a_request_carries_its_request_span() {
         .expect("the request reaches the server");
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
 
-    psql(database.url(), "ALTER TABLE tasks RENAME TO tasks_gone").expect("the table is renamed");
+    database.execute("ALTER TABLE tasks RENAME TO tasks_gone").expect("the table is renamed");
     let failed = api
         .authed(reqwest::Method::GET, "/api/v1/tasks", owner.token())
         .header("x-request-id", "span-failed-1")

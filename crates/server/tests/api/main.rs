@@ -19,6 +19,7 @@ mod coherence;
 mod connection_timeouts;
 mod database_outage;
 mod events;
+mod events_filtering;
 mod hardening_audit;
 mod hardening_auth;
 mod infrastructure;

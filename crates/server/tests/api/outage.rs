@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::coherence::{POLL, PROPAGATION, version_on};
 use crate::helpers::*;
-use crate::redis::{Cluster, RedisServer};
+use crate::redis::{Cluster, RedisClient, RedisServer};
 
 /// The fast breaker of these scenarios, and no periodic warm-up.
 const OUTAGE_SETTINGS: &[(&str, &str)] = &[("CACHE_BREAKER_TIMEOUT", "2s"), ("CACHE_WARM_INTERVAL", "0")];
@@ -359,7 +359,7 @@ async fn a_redis_outage_under_load_keeps_every_answer_correct_and_the_cluster_re
     }
 
     // L2 is used again: a task written on A is stored in Redis and B reads it from there.
-    let redis = cluster.redis.client().await;
+    let redis = RedisClient::connect_to(&cluster.redis).await;
     let y = a.new_task_id(alice.token(), "Y after the recovery").await;
     assert!(redis.exists(&format!("taskify:cache:task:{y}")).await, "the writer stored task:{y} in L2");
     let hits_before = b.cache_stats_body(admin.token()).await["cache"]["l2"]["keyspace_hits"].as_u64();
@@ -444,7 +444,7 @@ async fn an_instance_started_while_redis_is_down_serves_and_attaches_later(backe
     await_metric(&node, "redis_up", &[], 1.0, NOTICE).await;
 
     // L2 is in use now, without a restart: a new task is written to Redis.
-    let redis = cluster.redis.client().await;
+    let redis = RedisClient::connect_to(&cluster.redis).await;
     let later = node.new_task_id(alice.token(), "Written to L2").await;
     assert!(redis.exists(&format!("taskify:cache:task:{later}")).await, "task:{later} is in L2");
     assert_eq!(version_on(&node, alice.token(), &id).await, Some(1));

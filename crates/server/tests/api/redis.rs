@@ -3,7 +3,8 @@
 //! Several Redis keys are fixed by design and live outside `CACHE_KEY_PREFIX` (`taskify:gen:*`,
 //! `rate_limit:*`, `login_fail:*`, `cache_jobs*`), and other developers' servers may use the shared
 //! Redis on 127.0.0.1:6379. So every scenario starts its **own** `redis-server` child on a free
-//! port ([`RedisServer`]), points `REDIS_URL` at it, and kills it when dropped. The same server can
+//! port ([`RedisServer`], shared with the other crates' tests in `taskify-test-support`), points
+//! `REDIS_URL` at it, and kills it when dropped. The same server can
 //! be stopped and started again on the same port for the outage scenarios; a persistent one
 //! (append-only file, fsync on every write) restores its data after a restart, as a production
 //! Redis would (docs/cache.md#redis-outages, "the values Redis restores from its append-only file").
@@ -12,14 +13,14 @@
 //! in-process instance wired to a private Redis ([`WithRedis`]), and a cluster of `taskify serve`
 //! child processes sharing one database and one Redis ([`Cluster`]).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use taskify_cache::redis;
 use taskify_cache::redis::aio::MultiplexedConnection;
 
-use crate::helpers::{ApiClient, Backend, TestApp, TestDatabase, free_port, fresh_temp_dir, spawn_app};
+pub use taskify_test_support::RedisServer;
+
+use crate::helpers::{ApiClient, Backend, TestApp, TestDatabase, spawn_app};
 use crate::server_process::{ServerProcess, Workspace, child_environment, env_pairs};
 
 /// Per-call Redis timeouts for the test instances. The default 250 ms (docs/operations.md#configuration) is meant for a
@@ -27,128 +28,6 @@ use crate::server_process::{ServerProcess, Workspace, child_environment, env_pai
 /// call would count as a breaker failure (docs/cache.md#circuit-breaker) and make scenarios that are not about
 /// timeouts flaky. The outage scenarios stop Redis outright, so its calls fail at once anyway.
 pub const REDIS_TIMEOUTS: [(&str, &str); 2] = [("REDIS_READ_TIMEOUT", "2s"), ("REDIS_WRITE_TIMEOUT", "2s")];
-
-/// How long a `redis-server` child may take to answer PING.
-const REDIS_READY_DEADLINE: Duration = Duration::from_secs(15);
-
-// ---------------------------------------------------------------------------------------------
-// The redis-server child
-// ---------------------------------------------------------------------------------------------
-
-/// A `redis-server` child process on its own port and directory. Dropping it kills the process and
-/// removes the directory.
-pub struct RedisServer {
-    port: u16,
-    dir: PathBuf,
-    persistent: bool,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    /// Starts a memory-only Redis (`--save "" --appendonly no`) on a free port.
-    pub async fn start() -> RedisServer {
-        RedisServer::launch(free_port(), false).await
-    }
-
-    /// Starts a Redis that writes an append-only file with an fsync on every write, so that a
-    /// [`RedisServer::start_again`] after [`RedisServer::stop`] (even a kill) restores its data.
-    pub async fn start_persistent() -> RedisServer {
-        RedisServer::launch(free_port(), true).await
-    }
-
-    /// A memory-only Redis that will listen on `port` but is not started yet: for instances that
-    /// start while Redis is down. Call [`RedisServer::start_again`] to bring it up.
-    pub fn not_started_on(port: u16) -> RedisServer {
-        RedisServer { port, dir: fresh_temp_dir(), persistent: false, child: None }
-    }
-
-    async fn launch(port: u16, persistent: bool) -> RedisServer {
-        let mut server = RedisServer { port, dir: fresh_temp_dir(), persistent, child: None };
-        server.start_again().await;
-        server
-    }
-
-    /// `redis://127.0.0.1:<port>`, for `REDIS_URL`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Whether the child process is running.
-    pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
-    }
-
-    /// Kills the server (SIGKILL, like a crash) and waits for the process to end. Its port is
-    /// closed afterwards: connections are refused at once.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server (again) on the same port and directory, and waits until it answers PING.
-    /// A persistent server reloads its append-only file first.
-    pub async fn start_again(&mut self) {
-        assert!(self.child.is_none(), "the Redis on port {} is already running", self.port);
-        let port = self.port.to_string();
-        let dir = self.dir.display().to_string();
-        let logfile = self.dir.join("redis.log").display().to_string();
-        let mut command = Command::new("redis-server");
-        command.args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--dir", &dir, "--logfile", &logfile]);
-        if self.persistent {
-            command.args(["--appendonly", "yes", "--appendfsync", "always"]);
-        } else {
-            command.args(["--appendonly", "no"]);
-        }
-        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot run redis-server (install the redis-server package): {error}"));
-        self.child = Some(child);
-        self.wait_until_up().await;
-    }
-
-    async fn wait_until_up(&mut self) {
-        let deadline = tokio::time::Instant::now() + REDIS_READY_DEADLINE;
-        loop {
-            if !self.is_running() {
-                panic!("redis-server on port {} exited at start; its log:\n{}", self.port, self.log());
-            }
-            if let Ok(client) = RedisClient::connect(&self.url()).await
-                && client.try_cmd::<String>(&["PING"]).await.is_ok_and(|pong| pong == "PONG")
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server on port {} did not answer PING within {REDIS_READY_DEADLINE:?}; its log:\n{}",
-                self.port,
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// The server's log file, for failure messages.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
-    }
-
-    /// A client connected to this server (which must be running).
-    pub async fn client(&self) -> RedisClient {
-        RedisClient::connect(&self.url())
-            .await
-            .unwrap_or_else(|error| panic!("cannot connect to the test Redis on port {}: {error}", self.port))
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // A client to inspect and prepare Redis
@@ -161,6 +40,13 @@ pub struct RedisClient {
 }
 
 impl RedisClient {
+    /// Connects to `server` (which must be running).
+    pub async fn connect_to(server: &RedisServer) -> RedisClient {
+        RedisClient::connect(&server.url())
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the test Redis on port {}: {error}", server.port()))
+    }
+
     /// Connects to `url`.
     pub async fn connect(url: &str) -> redis::RedisResult<RedisClient> {
         let client = redis::Client::open(url)?;
@@ -239,7 +125,7 @@ impl WithRedis {
 
     /// A client of the private Redis.
     pub async fn redis_client(&self) -> RedisClient {
-        self.redis.client().await
+        RedisClient::connect_to(&self.redis).await
     }
 }
 

@@ -4,13 +4,14 @@
 //! nginx with the shipped configuration in front. Every process is a child of the test and is
 //! stopped when the [`Cluster`] is dropped; files live in a fresh temporary directory.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::time::Instant;
+
+use taskify_test_support::RedisServer;
 
 use crate::helpers::{ApiClient, Backend, TestDatabase, default_settings, free_port, fresh_temp_dir};
 
@@ -81,7 +82,7 @@ impl Cluster {
         turn.lock().expect("the cluster lock can be taken");
         let dir = fresh_temp_dir();
         let database = TestDatabase::create(Backend::Postgres);
-        let redis = RedisServer::start(dir.join("redis")).await;
+        let redis = RedisServer::start_persistent().await;
 
         let mut environment: Vec<(String, String)> =
             default_settings().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
@@ -370,75 +371,4 @@ fn nginx_binary() -> Option<PathBuf> {
         let _ = Command::new("flock").arg(lock).args(["sh", "-c", install]).stdout(Stdio::null()).status();
     }
     find()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Redis
-// ---------------------------------------------------------------------------------------------
-
-/// A private `redis-server` child with an append-only file (fsync on every write), so that a
-/// restart after a kill restores its data as a production Redis would.
-pub struct RedisServer {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    async fn start(dir: PathBuf) -> RedisServer {
-        std::fs::create_dir_all(&dir).expect("the Redis directory can be created");
-        let mut server = RedisServer { port: free_port(), dir, child: None };
-        server.start_again().await;
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL, like a crash; connections are refused from then on.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server on its port again and waits until it answers PING.
-    pub async fn start_again(&mut self) {
-        assert!(self.child.is_none(), "Redis is already running");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--logfile")
-            .arg(self.dir.join("redis.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot run redis-server (apt-get install redis-server): {error}"));
-        self.child = Some(child);
-        let deadline = Instant::now() + START_DEADLINE;
-        while !self.answers_ping() {
-            assert!(Instant::now() < deadline, "redis-server did not answer PING in time");
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut answer = [0_u8; 7];
-        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }

@@ -10,6 +10,8 @@
 //!   with the same `Idempotency-Key` create exactly one task each;
 //! - `rolling_restart`: every replica in turn gets SIGTERM (its `/ready` answers 503 during the
 //!   drain delay while it still serves), exits and starts again, with no failed request;
+//! - `live_updates`: a change through one replica reaches the live-update subscribers of every
+//!   replica and of nginx; a Redis restart gives each of them a `resync`;
 //! - `redis_restart`: Redis is killed under load and started again: no 5xx, no stale read beyond
 //!   the bound of the cache's coherence contract.
 //!
@@ -25,5 +27,6 @@ mod load;
 
 mod coherence;
 mod failover;
+mod live_updates;
 mod redis_restart;
 mod rolling_restart;

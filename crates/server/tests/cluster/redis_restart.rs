@@ -67,7 +67,7 @@ async fn redis_restart_under_load_gives_no_5xx_and_no_stale_read() {
 
     load.run_for(100, Duration::from_secs(1), Duration::from_secs(60)).await;
     shared.mark(true);
-    cluster.redis.kill();
+    cluster.redis.stop();
     load.run_for(100, Duration::from_secs(3), Duration::from_secs(60)).await;
     cluster.redis.start_again().await;
     // The breakers close within CACHE_BREAKER_TIMEOUT (2 s) plus the reconnect.

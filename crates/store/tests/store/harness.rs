@@ -1,12 +1,14 @@
-//! Test databases and fixtures.
+//! Test databases (on the shared fixture of `taskify-test-support`) and fixtures.
 
 #![allow(dead_code)]
 
 use sqlx::Connection;
+use std::path::Path;
 use std::time::Duration;
 use taskify_domain::time::parse_rfc3339;
 use taskify_domain::{Task, TaskPriority, TaskStatus, Timestamp, User};
 use taskify_store::{Backend, NewAttribute, NewUser, PoolConfig, Store};
+use taskify_test_support::{Backend as TestBackend, TestDatabase};
 use uuid::Uuid;
 
 /// Runs the body once per backend: `mod $name { sqlite, postgres }`.
@@ -34,12 +36,6 @@ macro_rules! store_test {
     };
 }
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_postgres_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
-
 pub fn pool_config() -> PoolConfig {
     PoolConfig {
         max_connections: 5,
@@ -51,50 +47,36 @@ pub fn pool_config() -> PoolConfig {
     }
 }
 
-/// A database of its own for one test, removed when the test ends (even when it panics).
+/// A database of its own for one test (the shared [`TestDatabase`]: removed when the test ends,
+/// even when it panics) with a store connected to it.
 pub struct TestDb {
     pub store: Store,
     pub url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { name: String },
+    // Dropped after the store (fields drop in declaration order).
+    _database: TestDatabase,
 }
 
 impl TestDb {
     /// A SQLite file in a fresh temporary directory (inside a folder that does not exist yet,
     /// so `connect` has to create it).
     pub async fn sqlite(migrate: bool) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let path = dir.path().join("nested").join("taskify.db");
-        let url = format!("sqlite://{}", path.display());
-        let store = Store::connect(&url, &pool_config()).await.expect("connect to SQLite");
-        if migrate {
-            store.migrate().await.expect("migrate SQLite");
-        }
-        Self { store, url, cleanup: Cleanup::Sqlite(dir) }
+        Self::connect(TestDatabase::sqlite_at(Path::new("nested/taskify.db")), migrate).await
     }
 
-    /// A fresh PostgreSQL database `taskify_store_<uuid>`.
+    /// A fresh PostgreSQL database on the server of `TEST_DATABASE_URL`.
     pub async fn postgres(migrate: bool) -> Self {
-        let admin_url = admin_postgres_url();
-        let name = format!("taskify_store_{}", Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
+        Self::connect(TestDatabase::create(TestBackend::Postgres), migrate).await
+    }
+
+    async fn connect(database: TestDatabase, migrate: bool) -> Self {
+        let engine = database.backend().name();
+        let store = Store::connect(database.url(), &pool_config())
             .await
-            .expect("PostgreSQL must run on 127.0.0.1:5432 (or set TEST_DATABASE_URL)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let url = database_url(&admin_url, &name);
-        let store = Store::connect(&url, &pool_config()).await.expect("connect to PostgreSQL");
+            .unwrap_or_else(|error| panic!("connect to {engine} (PostgreSQL: TEST_DATABASE_URL): {error}"));
         if migrate {
-            store.migrate().await.expect("migrate PostgreSQL");
+            store.migrate().await.unwrap_or_else(|error| panic!("migrate {engine}: {error}"));
         }
-        Self { store, url, cleanup: Cleanup::Postgres { name } }
+        Self { store, url: database.url().to_owned(), _database: database }
     }
 
     pub fn backend(&self) -> Backend {
@@ -136,43 +118,6 @@ impl TestDb {
                 sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("raw count")
             }
         }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Cleanup::Postgres { name } = &self.cleanup {
-            // Best effort, on a thread of its own: Drop cannot await, and the test's runtime may
-            // be shutting down. FORCE ends the store's pooled sessions.
-            let name = name.clone();
-            let admin_url = admin_postgres_url();
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                if let Ok(runtime) = runtime {
-                    runtime.block_on(async move {
-                        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
-                            let _ = admin.close().await;
-                        }
-                    });
-                }
-            });
-            let _ = dropped.join();
-        }
-    }
-}
-
-/// `postgres://…/postgres` → `postgres://…/<name>`, keeping any query string.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin_url, None),
-    };
-    let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(base);
-    match query {
-        Some(q) => format!("{prefix}/{name}?{q}"),
-        None => format!("{prefix}/{name}"),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Assertions and helpers every scenario shares: bodies, problems, polling, time.
 
+pub use taskify_test_support::{eventually_every, free_port};
+
 use super::*;
 
 /// The value of a response header, if present and textual.
@@ -158,11 +160,14 @@ pub fn assert_recent(value: &Value) {
     assert!(age.num_seconds().abs() < 60, "timestamp {value} is not close to now");
 }
 
-/// Polls `probe` every 100 ms until it yields a value, failing after `deadline`.
-pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, probe: F) -> T
+/// Polls `probe` every 100 ms until it settles (`true`, or `Some` value), failing after
+/// `deadline`. Slower than the shared [`taskify_test_support::eventually`]: the probes here send
+/// requests to a server.
+pub async fn eventually<S, F, Fut>(what: &str, deadline: Duration, probe: F) -> S::Value
 where
+    S: taskify_test_support::Settled,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
+    Fut: Future<Output = S>,
 {
     eventually_every(what, deadline, Duration::from_millis(100), probe).await
 }
@@ -195,23 +200,6 @@ pub async fn let_time_pass_until(moment: DateTime<Utc>) {
     let_time_pass(remaining + Duration::from_millis(50)).await;
 }
 
-/// Polls `probe` every `interval` until it yields a value, failing after `deadline`. For servers
-/// whose rate limits make the 100 ms of [`eventually`] too eager.
-pub async fn eventually_every<T, F, Fut>(what: &str, deadline: Duration, interval: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let give_up = tokio::time::Instant::now() + deadline;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < give_up, "timed out after {deadline:?} waiting for {what}");
-        tokio::time::sleep(interval).await;
-    }
-}
-
 /// A timestamp as request input: RFC 3339 in UTC with microseconds, the precision of the output.
 pub fn timestamp_text(moment: DateTime<Utc>) -> String {
     moment.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -221,10 +209,4 @@ pub fn timestamp_text(moment: DateTime<Utc>) -> String {
 pub fn seconds_from_now(seconds: i64) -> DateTime<Utc> {
     let moment = Utc::now() + chrono::Duration::seconds(seconds);
     DateTime::parse_from_rfc3339(&timestamp_text(moment)).expect("a formatted timestamp parses").to_utc()
-}
-
-/// Finds a free local port (bind to port 0, read it, release it).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port is free");
-    listener.local_addr().expect("the listener has an address").port()
 }

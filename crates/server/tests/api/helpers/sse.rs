@@ -52,38 +52,36 @@ impl SseReader {
     }
 
     fn take_record(&mut self) -> Option<SseItem> {
-        loop {
-            let end = self.buffer.windows(2).position(|w| w == b"\n\n")?;
-            let record: Vec<u8> = self.buffer.drain(..end + 2).collect();
-            let text = String::from_utf8(record).expect("the stream is UTF-8");
-            let (mut id, mut event, mut data, mut comment, mut retry) = (None, None, None, None, None);
-            for line in text.lines().filter(|l| !l.is_empty()) {
-                if let Some(rest) = line.strip_prefix(':') {
-                    comment = Some(rest.trim().to_owned());
-                    continue;
+        let end = self.buffer.windows(2).position(|w| w == b"\n\n")?;
+        let record: Vec<u8> = self.buffer.drain(..end + 2).collect();
+        let text = String::from_utf8(record).expect("the stream is UTF-8");
+        let (mut id, mut event, mut data, mut comment, mut retry) = (None, None, None, None, None);
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            if let Some(rest) = line.strip_prefix(':') {
+                comment = Some(rest.trim().to_owned());
+                continue;
+            }
+            let (field, value) = line.split_once(": ").unwrap_or((line, ""));
+            match field {
+                "id" => id = Some(value.to_owned()),
+                "event" => event = Some(value.to_owned()),
+                "data" => {
+                    assert!(data.is_none(), "data is one line: {text:?}");
+                    data = Some(serde_json::from_str(value).expect("data is JSON"));
                 }
-                let (field, value) = line.split_once(": ").unwrap_or((line, ""));
-                match field {
-                    "id" => id = Some(value.to_owned()),
-                    "event" => event = Some(value.to_owned()),
-                    "data" => {
-                        assert!(data.is_none(), "data is one line: {text:?}");
-                        data = Some(serde_json::from_str(value).expect("data is JSON"));
-                    }
-                    "retry" => retry = Some(value.parse().expect("retry is a number")),
-                    other => panic!("unexpected field {other:?} in {text:?}"),
-                }
+                "retry" => retry = Some(value.parse().expect("retry is a number")),
+                other => panic!("unexpected field {other:?} in {text:?}"),
             }
-            if let Some(r) = retry {
-                return Some(SseItem::Retry(r));
-            }
-            if let (Some(id), Some(event), Some(data)) = (id.clone(), event.clone(), data.clone()) {
-                return Some(SseItem::Event(SseEvent { id, event, data }));
-            }
-            if let Some(c) = comment {
-                return Some(SseItem::Comment(c));
-            }
-            panic!("incomplete record {text:?}");
+        }
+        if let Some(r) = retry {
+            return Some(SseItem::Retry(r));
+        }
+        if let (Some(id), Some(event), Some(data)) = (id, event, data) {
+            return Some(SseItem::Event(SseEvent { id, event, data }));
+        }
+        match comment {
+            Some(c) => Some(SseItem::Comment(c)),
+            None => panic!("incomplete record {text:?}"),
         }
     }
 

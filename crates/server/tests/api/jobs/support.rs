@@ -21,7 +21,7 @@ impl JobEnv {
     pub(super) async fn start(overrides: &[(&str, &str)]) -> JobEnv {
         let redis = RedisServer::start().await;
         let app = spawn_app(Backend::Sqlite, &env_pairs(&settings(&redis, overrides))).await;
-        let store = redis.client().await;
+        let store = RedisClient::connect_to(&redis).await;
         let admin = app.sign_in_admin().await;
         JobEnv { app, redis, store, admin }
     }
