@@ -120,8 +120,9 @@ pub struct Job {
 #[schema(example = json!({"key": "test:key", "data": {"test": "data"}, "ttl": "15m", "priority": 5}))]
 pub struct WarmupJobRequest {
     key: WritableCacheKey,
-    #[schema(schema_with = warmup_job_request_data)]
-    data: Option<serde_json::Value>,
+    /// Any JSON value. Default `null`.
+    #[serde(default)]
+    data: serde_json::Value,
     /// Default 15 min.
     #[schema(nullable = false)]
     ttl: Option<JobTtlInput>,
@@ -135,8 +136,9 @@ pub struct BatchJobRequest {
     /// 0–1 000 keys; `null` or absent answers 400.
     #[schema(max_items = 1000)]
     keys: Vec<WritableCacheKey>,
-    #[schema(schema_with = batch_job_request_data)]
-    data: Option<serde_json::Value>,
+    /// Any JSON value, written under every key. Default `null`.
+    #[serde(default)]
+    data: serde_json::Value,
     /// Default 1 h.
     #[schema(nullable = false)]
     ttl: Option<JobTtlInput>,
@@ -148,8 +150,9 @@ pub struct BatchJobRequest {
 #[schema(example = json!({"key": "sched:later", "data": {"s": 1}, "process_at": "2025-11-17T12:00:00Z"}))]
 pub struct ScheduledJobRequest {
     key: WritableCacheKey,
-    #[schema(schema_with = scheduled_job_request_data)]
-    data: Option<serde_json::Value>,
+    /// Any JSON value. Default `null`.
+    #[serde(default)]
+    data: serde_json::Value,
     /// Default 15 min.
     #[schema(nullable = false)]
     ttl: Option<JobTtlInput>,
@@ -163,7 +166,7 @@ pub struct ScheduledJobRequest {
 #[schema(example = json!({"key": "test:key", "expected_data": {"test": "data"}}))]
 pub struct ValidationJobRequest {
     key: WritableCacheKey,
-    #[schema(schema_with = validation_job_request_expected_data, required = true)]
+    /// Any JSON value, `null` included; the member must be present.
     expected_data: serde_json::Value,
     /// Used when re-warming. Default 1 h.
     #[schema(nullable = false)]
@@ -334,26 +337,6 @@ fn job_payload() -> impl Into<RefOr<Schema>> {
             .property("expected_data", ObjectBuilder::new().schema_type(SchemaType::AnyValue).description(Some("Any JSON value.")))
             .property("ttl", RefBuilder::new().ref_location_from_schema_name("JobTtl"))
             .description(Some("Per type: `cache_warmup` and `cache_scheduled`: `key`, `data`, `ttl`; `cache_batch`: `keys`, `data`, `ttl`; `cache_validation`: `key`, `expected_data`, `ttl`; `cache_eviction`: `key` or `pattern`."))
-}
-
-fn warmup_job_request_data() -> impl Into<RefOr<Schema>> {
-    ObjectBuilder::new().schema_type(SchemaType::AnyValue).description(Some("Any JSON value. Default `null`."))
-}
-
-fn batch_job_request_data() -> impl Into<RefOr<Schema>> {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::AnyValue)
-        .description(Some("Any JSON value, written under every key. Default `null`."))
-}
-
-fn scheduled_job_request_data() -> impl Into<RefOr<Schema>> {
-    ObjectBuilder::new().schema_type(SchemaType::AnyValue).description(Some("Any JSON value. Default `null`."))
-}
-
-fn validation_job_request_expected_data() -> impl Into<RefOr<Schema>> {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::AnyValue)
-        .description(Some("Any JSON value, `null` included; the member must be present."))
 }
 
 fn eviction_job_request_key() -> impl Into<RefOr<Schema>> {
