@@ -47,11 +47,11 @@ pub struct TaskOwnerQuery {
 #[allow(dead_code)]
 pub struct Paging {
     /// 1-based page number. Any other value (0, `abc`, empty) answers 400 `validation_failed`.
-    #[param(minimum = 1, maximum = 1000000, default = 1)]
-    page: Option<i64>,
+    #[param(inline)]
+    page: Option<PageSchema>,
     /// Items per page.
-    #[param(rename = "pageSize", minimum = 1, maximum = 100, default = 10)]
-    page_size: Option<i64>,
+    #[param(rename = "pageSize", inline)]
+    page_size: Option<PageSizeSchema>,
 }
 
 /// The filters and sort order of `GET /api/v1/users`.
@@ -95,11 +95,11 @@ pub struct AuditQuery {
     /// Exclusive.
     to: Option<DateTime<Utc>>,
     /// `page × pageSize` may not exceed 10 000 (400 `validation_failed` on `page`).
-    #[param(minimum = 1, maximum = 1000000, default = 1)]
-    page: Option<i64>,
+    #[param(inline)]
+    page: Option<AuditPageSchema>,
     /// Items per page.
-    #[param(rename = "pageSize", minimum = 1, maximum = 100, default = 10)]
-    page_size: Option<i64>,
+    #[param(rename = "pageSize", inline)]
+    page_size: Option<PageSizeSchema>,
     /// By timestamp, then id.
     #[param(inline)]
     order: Option<AuditOrderSchema>,
@@ -111,8 +111,8 @@ pub struct AuditQuery {
 #[allow(dead_code)]
 pub struct JobsQuery {
     /// Entries shown per queue. Any other value answers 400 `validation_failed`.
-    #[param(minimum = 1, maximum = 200, default = 20)]
-    limit: Option<i64>,
+    #[param(inline)]
+    limit: Option<JobsLimitSchema>,
 }
 
 /// The page of `GET /api/v1/cache/jobs/dlq`.
@@ -121,11 +121,11 @@ pub struct JobsQuery {
 #[allow(dead_code)]
 pub struct DeadLetterQuery {
     /// Page size. Any other value answers 400 `validation_failed`.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    limit: Option<i64>,
+    #[param(inline)]
+    limit: Option<DlqLimitSchema>,
     /// Entries to skip, newest first.
-    #[param(minimum = 0, default = 0)]
-    offset: Option<i64>,
+    #[param(inline)]
+    offset: Option<DlqOffsetSchema>,
 }
 
 /// What `DELETE /api/v1/cache/jobs/dlq` deletes.
@@ -250,7 +250,8 @@ pub struct RequestIdHeader {
     request_id: Option<RequestIdSchema>,
 }
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct TaskSortBySchema;
 
 impl PartialSchema for TaskSortBySchema {
@@ -272,7 +273,8 @@ impl PartialSchema for TaskSortBySchema {
 
 impl ToSchema for TaskSortBySchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct OrderSchema;
 
 impl PartialSchema for OrderSchema {
@@ -287,7 +289,42 @@ impl PartialSchema for OrderSchema {
 
 impl ToSchema for OrderSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
+pub struct PageSchema;
+
+impl PartialSchema for PageSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(1000000))
+            .default(Some(json!(1)))
+            .into()
+    }
+}
+
+impl ToSchema for PageSchema {}
+
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
+pub struct PageSizeSchema;
+
+impl PartialSchema for PageSizeSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(100))
+            .default(Some(json!(10)))
+            .into()
+    }
+}
+
+impl ToSchema for PageSizeSchema {}
+
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct UserSortBySchema;
 
 impl PartialSchema for UserSortBySchema {
@@ -302,7 +339,8 @@ impl PartialSchema for UserSortBySchema {
 
 impl ToSchema for UserSortBySchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct AuditResourceFilterSchema;
 
 impl PartialSchema for AuditResourceFilterSchema {
@@ -319,7 +357,8 @@ impl PartialSchema for AuditResourceFilterSchema {
 
 impl ToSchema for AuditResourceFilterSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct AuditActionFilterSchema;
 
 impl PartialSchema for AuditActionFilterSchema {
@@ -336,7 +375,8 @@ impl PartialSchema for AuditActionFilterSchema {
 
 impl ToSchema for AuditActionFilterSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct AuditDecisionFilterSchema;
 
 impl PartialSchema for AuditDecisionFilterSchema {
@@ -347,7 +387,25 @@ impl PartialSchema for AuditDecisionFilterSchema {
 
 impl ToSchema for AuditDecisionFilterSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
+pub struct AuditPageSchema;
+
+impl PartialSchema for AuditPageSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(1000000))
+            .default(Some(json!(1)))
+            .into()
+    }
+}
+
+impl ToSchema for AuditPageSchema {}
+
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct AuditOrderSchema;
 
 impl PartialSchema for AuditOrderSchema {
@@ -362,7 +420,54 @@ impl PartialSchema for AuditOrderSchema {
 
 impl ToSchema for AuditOrderSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
+pub struct JobsLimitSchema;
+
+impl PartialSchema for JobsLimitSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(200))
+            .default(Some(json!(20)))
+            .into()
+    }
+}
+
+impl ToSchema for JobsLimitSchema {}
+
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
+pub struct DlqLimitSchema;
+
+impl PartialSchema for DlqLimitSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(500))
+            .default(Some(json!(50)))
+            .into()
+    }
+}
+
+impl ToSchema for DlqLimitSchema {}
+
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
+pub struct DlqOffsetSchema;
+
+impl PartialSchema for DlqOffsetSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).default(Some(json!(0))).into()
+    }
+}
+
+impl ToSchema for DlqOffsetSchema {}
+
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct DlqAllSchema;
 
 impl PartialSchema for DlqAllSchema {
@@ -373,7 +478,8 @@ impl PartialSchema for DlqAllSchema {
 
 impl ToSchema for DlqAllSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct RoleNameSchema;
 
 impl PartialSchema for RoleNameSchema {
@@ -384,7 +490,8 @@ impl PartialSchema for RoleNameSchema {
 
 impl ToSchema for RoleNameSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct CacheKeyPathSchema;
 
 impl PartialSchema for CacheKeyPathSchema {
@@ -400,7 +507,8 @@ impl PartialSchema for CacheKeyPathSchema {
 
 impl ToSchema for CacheKeyPathSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct IfNoneMatchSchema;
 
 impl PartialSchema for IfNoneMatchSchema {
@@ -411,7 +519,8 @@ impl PartialSchema for IfNoneMatchSchema {
 
 impl ToSchema for IfNoneMatchSchema {}
 
-/// The schema of a parameter (derive cannot state its examples, enum or `const`).
+/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
+/// integer `format: int64`, a bound the handlers do not check).
 pub struct RequestIdSchema;
 
 impl PartialSchema for RequestIdSchema {
