@@ -96,13 +96,13 @@ pub struct AuditQuery {
     to: Option<DateTime<Utc>>,
     /// `page × pageSize` may not exceed 10 000 (400 `validation_failed` on `page`).
     #[param(inline)]
-    page: Option<AuditPageSchema>,
+    page: Option<PageSchema>,
     /// Items per page.
     #[param(rename = "pageSize", inline)]
     page_size: Option<PageSizeSchema>,
     /// By timestamp, then id.
     #[param(inline)]
-    order: Option<AuditOrderSchema>,
+    order: Option<OrderSchema>,
 }
 
 /// How much of each job queue `GET /api/v1/cache/jobs` shows.
@@ -386,39 +386,6 @@ impl PartialSchema for AuditDecisionFilterSchema {
 }
 
 impl ToSchema for AuditDecisionFilterSchema {}
-
-/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
-/// integer `format: int64`, a bound the handlers do not check).
-pub struct AuditPageSchema;
-
-impl PartialSchema for AuditPageSchema {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1))
-            .maximum(Some(1000000))
-            .default(Some(json!(1)))
-            .into()
-    }
-}
-
-impl ToSchema for AuditPageSchema {}
-
-/// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
-/// integer `format: int64`, a bound the handlers do not check).
-pub struct AuditOrderSchema;
-
-impl PartialSchema for AuditOrderSchema {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some([json!("asc"), json!("desc")]))
-            .default(Some(json!("desc")))
-            .into()
-    }
-}
-
-impl ToSchema for AuditOrderSchema {}
 
 /// The schema of a parameter (derive cannot state its examples, enum or `const`, and would give an
 /// integer `format: int64`, a bound the handlers do not check).
