@@ -3,6 +3,7 @@
 
 use super::respond::json;
 use super::state::AppState;
+use crate::http::openapi as api;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,6 +16,20 @@ fn round1(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "getHealth",
+    tag = "Infrastructure",
+    summary = "Health report",
+    description = "Dependency checks (database `SELECT 1` within 2 s, Redis ping) run at most once per second per instance. Not rate limited. HEAD is accepted too.",
+    responses(
+        (status = 200, description = "Healthy or degraded.", body = api::HealthReport),
+        (status = 503, description = "Unhealthy: the database is down (`status` `unhealthy`, `database` `down`). A health report, not a problem.", body = api::HealthReport),
+    ),
+    security(),
+    extensions(("x-rate-limit-class" = json!("exempt"))),
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
     let cache = state.services.caching.cache();
     let checked = state.health.get(&state.services.store, cache).await;
@@ -68,6 +83,20 @@ pub async fn health(State(state): State<AppState>) -> Response {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "getReady",
+    tag = "Infrastructure",
+    summary = "Readiness",
+    description = "Redis does not affect readiness. Not rate limited.",
+    responses(
+        (status = 200, description = "Ready: `{\"ready\":true}`.", body = api::Readiness),
+        (status = 503, description = "Not ready: database unreachable, migrations pending, or shutting down.", body = api::Readiness),
+    ),
+    security(),
+    extensions(("x-rate-limit-class" = json!("exempt"))),
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let timestamp = format_secs(&now());
     let reason = if state.shutting_down.load(Ordering::Relaxed) {
@@ -94,6 +123,19 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/live",
+    operation_id = "getLive",
+    tag = "Infrastructure",
+    summary = "Liveness",
+    description = "Always 200 while the process serves HTTP. Not rate limited.",
+    responses(
+        (status = 200, description = "Alive.", body = api::Liveness),
+    ),
+    security(),
+    extensions(("x-rate-limit-class" = json!("exempt"))),
+)]
 pub async fn live(State(state): State<AppState>) -> Response {
     json(
         StatusCode::OK,

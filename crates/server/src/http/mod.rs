@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, extractors, middleware and the problem+json mapping.
 
+pub mod api_doc;
 pub mod bounded_map;
 pub mod client_ip;
 pub mod conditional;
@@ -11,6 +12,7 @@ pub mod health_checks;
 pub mod layers;
 pub mod limit_layer;
 pub mod listen;
+pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod request_id;
@@ -85,7 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/live", get(health::live))
         .route("/metrics", get(static_files::metrics))
         .route("/api-docs", get(static_files::docs_page))
-        .route("/api-docs/openapi.json", get(static_files::openapi))
+        .route("/api-docs/openapi.json", get(api_doc::openapi))
         .route("/api-docs/docs.js", get(static_files::docs_js))
         .route("/api-docs/docs.css", get(static_files::docs_css))
         .route("/assets/{*path}", get(static_files::hashed_asset));

@@ -2,6 +2,7 @@
 
 use super::problem::{ApiError, Problem};
 use super::state::AppState;
+use crate::http::openapi as api;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
@@ -20,6 +21,20 @@ fn not_found() -> Response {
 }
 
 /// Prometheus text format 0.0.4; 404 when `METRICS_ENABLED=false`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "Infrastructure",
+    summary = "Prometheus metrics",
+    description = "Prometheus text format 0.0.4 (docs/operations.md#metrics). Not rate limited.",
+    responses(
+        (status = 200, description = "Prometheus exposition text.", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 404, description = "`not_found`: `METRICS_ENABLED=false`.", body = api::Problem, content_type = "application/problem+json"),
+    ),
+    security(),
+    extensions(("x-rate-limit-class" = json!("exempt"))),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if !state.config.metrics_enabled {
         return not_found();
@@ -28,14 +43,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     with_type(state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", "no-store")
 }
 
-const OPENAPI: &str = include_str!("../../openapi/openapi.json");
 const DOCS_HTML: &str = include_str!("../../assets/docs/index.html");
 const DOCS_JS: &str = include_str!("../../assets/docs/docs.js");
 const DOCS_CSS: &str = include_str!("../../assets/docs/docs.css");
 
-pub async fn openapi() -> Response {
-    with_type(OPENAPI, "application/json; charset=utf-8", "no-cache")
-}
 pub async fn docs_page() -> Response {
     with_type(DOCS_HTML, "text/html; charset=utf-8", "no-cache")
 }

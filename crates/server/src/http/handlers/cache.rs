@@ -2,6 +2,7 @@
 //! is on `System::"taskify"` and is audited like every other administrative action.
 
 use crate::http::extract::{Caller, SystemAdmin};
+use crate::http::openapi as api;
 use crate::http::problem::ApiResult;
 use crate::http::respond::json;
 use crate::http::state::AppState;
@@ -18,6 +19,20 @@ async fn allow(state: &AppState, caller: &Caller<SystemAdmin>) -> ApiResult<()> 
     Ok(state.services.access.authorize(&caller.principal, "system:admin", Resource::System, &caller.ctx, None).await?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cache/stats",
+    operation_id = "getCacheStats",
+    tag = "Cache",
+    summary = "Cache statistics",
+    description = "Per-instance figures, counted from the instance start (docs/cache.md#stats): L1, the operation counters, the hit rate, the `redis` circuit breaker, L2, the cache-warming counters and the queue sizes. Raw Redis `INFO` text is never exposed. Admin only.",
+    responses(
+        (status = 200, description = "The statistics.", body = api::CacheStats),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn stats(State(state): State<AppState>, caller: Caller<SystemAdmin>) -> ApiResult<Response> {
     allow(&state, &caller).await?;
     let stats = state.services.caching.cache().detailed_stats().await;
@@ -30,6 +45,20 @@ pub async fn stats(State(state): State<AppState>, caller: Caller<SystemAdmin>) -
 
 /// `GET /cache/health`: `degraded` when the workers are not running, Redis is configured but
 /// down, or the breaker is not closed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cache/health",
+    operation_id = "getCacheHealth",
+    tag = "Cache",
+    summary = "Cache and job-system health",
+    description = "`status` is `degraded` when the job workers are not running, Redis is configured but down, or the circuit breaker is not closed. With Redis disabled, `redis` is `disabled` and `status` stays `healthy`. Admin only.",
+    responses(
+        (status = 200, description = "The health report (200 whether `healthy` or `degraded`).", body = api::CacheHealth),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn health(State(state): State<AppState>, caller: Caller<SystemAdmin>) -> ApiResult<Response> {
     allow(&state, &caller).await?;
     let cache = state.services.caching.cache();
@@ -54,6 +83,20 @@ pub async fn health(State(state): State<AppState>, caller: Caller<SystemAdmin>) 
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cache/clear",
+    operation_id = "clearCache",
+    tag = "Cache",
+    summary = "Clear the cache",
+    description = "Clears the L1 of every instance and deletes every L2 key under `CACHE_KEY_PREFIX` (`SCAN` + `UNLINK`). It never touches the job queues, the generation counters, the rate-limit state or the login throttles. When Redis is disabled or unreachable, `l2_keys_deleted` is `null` and the L2 clear stays pending (docs/cache.md#redis-outages). Admin only.",
+    responses(
+        (status = 200, description = "Cleared.", body = api::CacheClearResponse),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn clear(State(state): State<AppState>, caller: Caller<SystemAdmin>) -> ApiResult<Response> {
     allow(&state, &caller).await?;
     let deleted = state.services.caching.cache().clear().await;
@@ -63,6 +106,20 @@ pub async fn clear(State(state): State<AppState>, caller: Caller<SystemAdmin>) -
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cache/warm",
+    operation_id = "warmCache",
+    tag = "Cache",
+    summary = "Trigger the built-in cache warm-up",
+    description = "Takes no body. Starts the built-in warm-up asynchronously: the `task:{id}` entries of the 100 most recently updated tasks, written with the read-fill rules (`SET NX`; never over a newer value or a tombstone). Principals are not warmed. The same warm-up runs every `CACHE_WARM_INTERVAL`. Admin only.",
+    responses(
+        (status = 200, description = "`{\"status\":\"success\",\"message\":\"Cache warming triggered successfully\"}`.", body = api::CacheWarmResponse),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn warm(State(state): State<AppState>, caller: Caller<SystemAdmin>) -> ApiResult<Response> {
     allow(&state, &caller).await?;
     crate::warmup::trigger(&state.services);
@@ -70,6 +127,22 @@ pub async fn warm(State(state): State<AppState>, caller: Caller<SystemAdmin>) ->
 }
 
 /// `DELETE /cache/jobs/evict/{key}`: a key, or a glob when it holds `*`, `?` or `[`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cache/jobs/evict/{key}",
+    operation_id = "evictCacheKey",
+    tag = "Cache",
+    summary = "Evict a cache key or glob now",
+    description = "Acts at once; no job is created. A key that contains `*`, `?` or `[` is a glob pattern. Any key may be evicted, reserved prefixes included. The eviction applies to the L1 of every instance and to L2; while L2 is unreachable, the L2 part stays pending (docs/cache.md#redis-outages) and the answer is still 200. Admin only.",
+    params(api::CacheKeyPath),
+    responses(
+        (status = 200, description = "Evicted: `key` for a plain key, `pattern` for a glob.", body = api::CacheEvictResponse),
+        (status = 400, description = "`validation_failed` (`key`): empty, longer than 512 characters, with control characters, or an invalid glob.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn evict(
     State(state): State<AppState>,
     caller: Caller<SystemAdmin>,

@@ -5,6 +5,7 @@ use crate::http::extract::{
     Caller, INVALID_TASK_ID, INVALID_USER_ID, JsonBody, Params, SystemAdmin, TaskCreate, TaskDelete, TaskRead,
     TaskUpdate, parse_id,
 };
+use crate::http::openapi as api;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::respond::{canonical_json, json, no_content, raw_json};
 use crate::http::state::AppState;
@@ -55,6 +56,25 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    operation_id = "createTask",
+    tag = "Tasks",
+    summary = "Create a task",
+    description = "The owner is always the caller. Optional `Idempotency-Key` (docs/http-contract.md#idempotency).",
+    params(api::IdempotencyKeyHeader),
+    request_body = api::TaskCreateRequest,
+    responses(
+        (status = 201, description = "Created (or replayed, with `Idempotency-Replayed: true`). `ETag` is `\"1\"`; `created_at` equals `updated_at`.", body = api::Task, headers(("Location" = String), ("ETag" = String), ("Idempotency-Replayed" = String))),
+        (status = 400, description = "`invalid_request` (malformed body or `Idempotency-Key`) or `validation_failed`.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:create`.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: a request with this `Idempotency-Key` is still being processed.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency_key_reused`: the same `Idempotency-Key` with a different body.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("task:create")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller<TaskCreate>,
@@ -86,6 +106,24 @@ pub async fn create(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "getTask",
+    tag = "Tasks",
+    summary = "Get a task",
+    description = "Sends `Cache-Control: private, no-cache` and a strong `ETag`. HEAD is accepted too.",
+    params(api::TaskPath, api::IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The task.", body = api::Task, headers(("ETag" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` matched. No body.", headers(("ETag" = String), ("RateLimit-Limit" = String), ("RateLimit-Remaining" = String), ("RateLimit-Reset" = String), ("RateLimit-Policy" = String))),
+        (status = 400, description = "`invalid_request` (`Invalid task ID format`).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:read`. `forbidden`: the policies deny reading this task.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`Task not found`).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("task:read")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller<TaskRead>,
@@ -106,6 +144,25 @@ pub async fn get(
     Ok(response)
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "updateTask",
+    tag = "Tasks",
+    summary = "Update a task",
+    description = "Only the members present change anything. With at least one member, `version` goes up by 1 and `updated_at` is set, even when the values are unchanged. Optional `If-Match` (compare-and-set on `version`).",
+    params(api::TaskPath, api::IfMatchHeader),
+    request_body = api::TaskUpdateRequest,
+    responses(
+        (status = 200, description = "Updated. `ETag` carries the new version.", body = api::TaskUpdateResponse, headers(("ETag" = String))),
+        (status = 400, description = "`invalid_request` (`Invalid task ID format`, malformed body or `If-Match`) or `validation_failed`.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:update`. `forbidden`: the policies deny updating this task.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`Task not found`).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` does not match; nothing changed.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("task:update")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller<TaskUpdate>,
@@ -120,6 +177,24 @@ pub async fn update(
     Ok(task_response(StatusCode::OK, &json!({ "message": "task updated successfully", "task": task }), task.version))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "deleteTask",
+    tag = "Tasks",
+    summary = "Delete a task",
+    description = "Deletes the task and its resource attributes for good. Optional `If-Match`.",
+    params(api::TaskPath, api::IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted. No body."),
+        (status = 400, description = "`invalid_request` (`Invalid task ID format` or malformed `If-Match`).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:delete`. `forbidden`: the policies deny deleting this task.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`Task not found`), also on a second delete.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` does not match; nothing changed.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("task:delete")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller<TaskDelete>,
@@ -132,6 +207,23 @@ pub async fn delete(
     Ok(no_content())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    operation_id = "listTasks",
+    tag = "Tasks",
+    summary = "List visible tasks",
+    description = "Lists the tasks the caller may see: their own; with `task:read` at scope `department`, also those of non-deleted owners in the same non-empty department (subject to `required_clearance`); with scope `all`, every task.",
+    params(api::TaskFilters, api::TaskOwnerQuery, api::Paging),
+    responses(
+        (status = 200, description = "A page of tasks.", body = api::TaskPage),
+        (status = 400, description = "`validation_failed`, with each bad parameter as a field.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:read`. `forbidden`: only through `user_id`, when the caller may not read that user's tasks.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`User not found`): only through `user_id`.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("task:read")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller<TaskRead>,
@@ -142,6 +234,23 @@ pub async fn list(
     Ok(task_page(&page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}/tasks",
+    operation_id = "listUserTasks",
+    tag = "Tasks",
+    summary = "List one user's tasks",
+    description = "The same listing, query parameters and body as `GET /api/v1/tasks`, restricted to one owner. Allowed: the user themself, a department-scope reader of the same department, an all-scope reader. Checks run in the order 400, 404, 403.",
+    params(api::UserPath, api::TaskFilters, api::Paging),
+    responses(
+        (status = 200, description = "A page of tasks.", body = api::TaskPage),
+        (status = 400, description = "`invalid_request` (`Invalid user ID format`) or `validation_failed` (query).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:read`. `forbidden`: the caller may not read this user's tasks.", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`User not found`): absent, or deleted and the caller does not read at scope `all`.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("task:read")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn of_user(
     State(state): State<AppState>,
     caller: Caller<TaskRead>,
@@ -155,6 +264,23 @@ pub async fn of_user(
     Ok(task_page(&page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}/attributes",
+    operation_id = "listTaskAttributes",
+    tag = "Task attributes",
+    summary = "List a task's attributes",
+    description = "Resource attributes of a task (for example `required_clearance`). Admin only.",
+    params(api::TaskPath),
+    responses(
+        (status = 200, description = "The attributes.", body = api::TaskAttributeList),
+        (status = 400, description = "`invalid_request` (`Invalid task ID format`).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`Task not found`).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn attributes(
     State(state): State<AppState>,
     caller: Caller<SystemAdmin>,
@@ -165,6 +291,25 @@ pub async fn attributes(
     Ok(json(StatusCode::OK, &json!({ "task_id": id, "attributes": list })))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/tasks/{id}/attributes/{key}",
+    operation_id = "putTaskAttribute",
+    tag = "Task attributes",
+    summary = "Create or replace a task attribute",
+    description = "Same rules as user attributes. `required_clearance` must be an integer from 0 to 10. Admin only.",
+    params(api::TaskAttributePath),
+    request_body = api::AttributePutRequest,
+    responses(
+        (status = 200, description = "Replaced.", body = api::Attribute),
+        (status = 201, description = "Created.", body = api::Attribute),
+        (status = 400, description = "`invalid_request` (id, body) or `validation_failed` (key, value, `data_type`, `expires_at`).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (`Task not found`).", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn put_attribute(
     State(state): State<AppState>,
     caller: Caller<SystemAdmin>,
@@ -181,6 +326,23 @@ pub async fn put_attribute(
     Ok(json(if created { StatusCode::CREATED } else { StatusCode::OK }, &attribute))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tasks/{id}/attributes/{key}",
+    operation_id = "deleteTaskAttribute",
+    tag = "Task attributes",
+    summary = "Delete a task attribute",
+    description = "Admin only.",
+    params(api::TaskAttributePath),
+    responses(
+        (status = 204, description = "Deleted. No body."),
+        (status = 400, description = "`invalid_request` (`Invalid task ID format`) or `validation_failed` (key).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: `Task not found` or `Attribute not found`.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+    ),
+    extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn delete_attribute(
     State(state): State<AppState>,
     caller: Caller<SystemAdmin>,

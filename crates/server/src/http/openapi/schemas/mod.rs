@@ -1,0 +1,19 @@
+//! The schemas of the OpenAPI document (`components.schemas`), one file per area.
+
+mod attributes;
+mod audit;
+mod auth;
+mod cache;
+mod common;
+mod jobs;
+mod tasks;
+mod users;
+
+pub use attributes::*;
+pub use audit::*;
+pub use auth::*;
+pub use cache::*;
+pub use common::*;
+pub use jobs::*;
+pub use tasks::*;
+pub use users::*;
