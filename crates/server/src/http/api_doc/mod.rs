@@ -30,7 +30,8 @@ use utoipa::OpenApi;
         (name = "User attributes", description = "Attributes of users (keys `^[a-z][a-z0-9_]{0,63}$`), used by the access policies."),
         (name = "Audit logs", description = "The append-only record of authorization decisions and security events."),
         (name = "Cache", description = "Cache administration: statistics, health, clear, warm-up and immediate eviction. Admin only (`system:admin`)."),
-        (name = "Jobs", description = "Cache-warming jobs: enqueueing, queue inspection and the dead-letter queue. Admin only (`system:admin`).")
+        (name = "Jobs", description = "Cache-warming jobs: enqueueing, queue inspection and the dead-letter queue. Admin only (`system:admin`)."),
+        (name = "Live updates", description = "A Server-Sent Events stream of the task changes the caller may read (docs/live-updates.md).")
     ),
     paths(
         crate::http::health::health,
@@ -77,11 +78,16 @@ use utoipa::OpenApi;
         crate::http::handlers::jobs::eviction,
         crate::http::handlers::jobs::dlq,
         crate::http::handlers::jobs::dlq_purge,
-        crate::http::handlers::jobs::dlq_retry
+        crate::http::handlers::jobs::dlq_retry,
+        crate::http::handlers::events::stream
     ),
     components(
         schemas(
             api::TaskStatus,
+            api::TaskEventData,
+            api::TaskDeletedEventData,
+            api::ResyncReason,
+            api::ResyncEventData,
             api::TaskPriority,
             api::Task,
             api::TaskPage,

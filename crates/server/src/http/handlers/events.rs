@@ -6,6 +6,7 @@
 //! `EVENTS_MAX_STREAMS` or is draining, both with `Retry-After`.
 
 use crate::http::extract::{header_str, note_user, request_context};
+use crate::http::openapi as api;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use axum::body::Body;
@@ -13,6 +14,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use serde_json::json;
 use taskify_core::events::filter::Viewer;
 use taskify_core::events::slots::Refusal;
 use taskify_core::events::subscriber::Subscriber;
@@ -25,6 +27,23 @@ pub const PATH: &str = "/api/v1/events";
 const RETRY_USER_SECS: u64 = 5;
 const RETRY_FULL_SECS: u64 = 10;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    operation_id = "streamEvents",
+    tag = "Live updates",
+    summary = "Stream the task changes the caller may read (Server-Sent Events)",
+    description = "An endless `text/event-stream`. It starts with `retry: 2000`, then sends events as `id: <id>`, `event: <type>` and `data: <one-line JSON>` lines: `task.created` and `task.updated` (data `TaskEventData`), `task.deleted` (`TaskDeletedEventData`) and `resync` (`ResyncEventData`: refetch what is shown), plus a `: keep-alive` comment every `EVENTS_HEARTBEAT` (15 s). Only tasks the caller may read are sent, decided as `GET /api/v1/tasks/{id}` decides. The stream ends, without an error, when the session logs out or its token is revoked or expires, when the user is deactivated or deleted, and when the instance drains: reconnect with `Last-Event-ID`. Browsers read it with `fetch` and a stream reader, since `EventSource` cannot send `Authorization`.",
+    params(api::LastEventIdHeader),
+    responses(
+        (status = 200, description = "The stream (not compressed, `Cache-Control: no-store`, `X-Accel-Buffering: no`).", content_type = "text/event-stream", body = String),
+        (status = 403, description = "`account_disabled`: the caller is inactive.", body = api::Problem, content_type = "application/problem+json"),
+        api::AuthenticatedFailures,
+        (status = 429, description = "`too_many_streams`: the caller holds `EVENTS_MAX_PER_USER` streams on this instance; or `rate_limited`.", body = api::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64))),
+        (status = 503, description = "`service_unavailable`: the instance holds `EVENTS_MAX_STREAMS` streams or is draining (another replica will take the reconnect); or `database_unavailable`.", body = api::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64))),
+    ),
+    extensions(("x-rate-limit-class" = json!("api"))),
+)]
 pub async fn stream(State(state): State<AppState>, parts: Parts) -> ApiResult<Response> {
     let authorization = header_str(&parts.headers, header::AUTHORIZATION);
     let (principal, claims) = state.services.auth.authenticate_token(authorization).await?;

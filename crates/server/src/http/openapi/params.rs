@@ -224,6 +224,17 @@ pub struct IfNoneMatchHeader {
     if_none_match: Option<IfNoneMatchSchema>,
 }
 
+/// `Last-Event-ID` of the live-update stream (docs/live-updates.md#resumption).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct LastEventIdHeader {
+    /// Resume after this event id (exclusive). An id the shared window no longer holds (older than
+    /// 5 minutes or 10 000 events), or one that is not an event id, gets a `resync` event first.
+    #[param(rename = "Last-Event-ID", nullable = false, max_length = 64, example = "1765119000123-0")]
+    last_event_id: Option<String>,
+}
+
 /// `Idempotency-Key` (docs/http-contract.md#idempotency).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
