@@ -289,8 +289,9 @@ impl AuthService {
         self.jwt.verify(token, time::now().timestamp())
     }
 
-    /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh principal.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Principal> {
+    /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh
+    /// principal, shared with the cache (docs/cache.md#decoded-values).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Arc<Principal>> {
         let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
         if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {
             return Err(CoreError::Unauthenticated(AuthFailure::RevokedToken));
