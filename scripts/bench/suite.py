@@ -65,7 +65,7 @@ def http(method, url, body=None, token=None):
 
 
 def wait_ready(url, proc):
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"process for {url} exited with {proc.returncode}")
@@ -74,7 +74,7 @@ def wait_ready(url, proc):
             return
         except urllib.error.HTTPError:  # it answers: ready (the probe answers 401 without a token)
             return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out (URLError is one too): not yet
             time.sleep(0.2)
     sys.exit(f"not ready: {url}")
 
