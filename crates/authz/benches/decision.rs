@@ -61,7 +61,18 @@ fn decision(c: &mut Criterion) {
     let expected = engine.decide(&mike, "task:read", &resource, &context);
     assert_eq!(expected.policy_ids, ["task-department-read"]);
     c.bench_function("manager reads a department task", |b| {
+        b.iter(|| {
+            engine.decide_fresh(black_box(&mike), black_box("task:read"), black_box(&resource), black_box(&context))
+        })
+    });
+    // The same decision answered by the decision memo (docs/performance.md#decision-memo).
+    c.bench_function("manager reads a department task, memoised", |b| {
         b.iter(|| engine.decide(black_box(&mike), black_box("task:read"), black_box(&resource), black_box(&context)))
+    });
+    // What every request paid before L1 kept decoded values (docs/cache.md#decoded-values).
+    let json = serde_json::to_vec(&mike).expect("a principal serialises");
+    c.bench_function("principal parsed from its cached JSON", |b| {
+        b.iter(|| serde_json::from_slice::<Principal>(black_box(&json)).expect("parses"))
     });
 }
 

@@ -4,6 +4,7 @@
 use crate::entities::{self, RequestSlice};
 use crate::error::PolicyError;
 use crate::load;
+use crate::memo::{ContextUse, DecisionMemo, MEMO_BYTES};
 use crate::schema::{self, Names};
 use crate::{Decision, DecisionContext, Resource};
 use cedar_policy::{Authorizer, Effect, PolicySet, Request};
@@ -17,6 +18,8 @@ pub struct PolicyEngine {
     policies: PolicySet,
     names: Names,
     authorizer: Authorizer,
+    /// Decisions already made, keyed by every input they read (docs/performance.md#decision-memo).
+    memo: DecisionMemo,
 }
 
 impl PolicyEngine {
@@ -32,7 +35,8 @@ impl PolicyEngine {
         let schema = schema::parse_schema()?;
         let policies = load::load(source, origin, &schema)?;
         let names = Names::new(&schema)?;
-        Ok(Self { policies, names, authorizer: Authorizer::new() })
+        let memo = DecisionMemo::new(ContextUse::of_source(source), MEMO_BYTES);
+        Ok(Self { policies, names, authorizer: Authorizer::new(), memo })
     }
 
     /// The `@id`s of the loaded policies, in no particular order (for start-up logs).
@@ -45,7 +49,30 @@ impl PolicyEngine {
     /// Never fails: an entity that cannot be built or a policy that errors during evaluation
     /// is logged at error level and the request is denied (docs/authorization.md#decision-procedure), as `denied by` the
     /// forbids that did fire, or else `no permitting policy`.
+    ///
+    /// A decision already made for exactly the same inputs is answered from the memo
+    /// (docs/performance.md#decision-memo); it is the decision Cedar would make again.
     pub fn decide(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &Resource<'_>,
+        context: &DecisionContext<'_>,
+    ) -> Decision {
+        let Some(key) = self.memo.key(principal, action, resource, context) else {
+            return self.decide_fresh(principal, action, resource, context);
+        };
+        if let Some(decision) = self.memo.get(&key) {
+            return decision;
+        }
+        let decision = self.decide_fresh(principal, action, resource, context);
+        self.memo.insert(key, decision.clone());
+        decision
+    }
+
+    /// [`decide`](Self::decide) without the memo: always asks Cedar (tests and benchmarks
+    /// compare the two).
+    pub fn decide_fresh(
         &self,
         principal: &Principal,
         action: &str,
@@ -311,6 +338,44 @@ mod tests {
         let decision = engine.decide(&p, "task:read", &Resource::Task(task), &CONTEXT);
         assert_eq!(decision, Decision::no_permit());
         assert!(engine.decide(&p, "task:update", &Resource::Task(task), &CONTEXT).allowed);
+    }
+
+    /// The memo answers a repeated decision, and any change of the principal (here: a role)
+    /// is a different key, decided afresh at once.
+    #[test]
+    fn a_memoised_decision_follows_a_role_change() {
+        let engine = PolicyEngine::default_policies().expect("default policies");
+        let mut p = principal();
+        for _ in 0..3 {
+            assert!(!engine.decide(&p, "system:admin", &Resource::System, &CONTEXT).allowed);
+        }
+        assert_eq!(engine.memo.entry_count(), 1, "three equal decisions share one entry");
+        p.roles.push(PrincipalRole { name: "admin".into(), expires_at: None });
+        assert_eq!(engine.decide(&p, "system:admin", &Resource::System, &CONTEXT).policy_ids, ["admin-all"]);
+        p.roles.pop();
+        assert!(!engine.decide(&p, "system:admin", &Resource::System, &CONTEXT).allowed);
+        // The request context is not in the key of the default set: it reads none of it.
+        let other_request = DecisionContext { request_id: "other", now_unix: 1, ..CONTEXT };
+        engine.decide(&p, "system:admin", &Resource::System, &other_request);
+        assert_eq!(engine.memo.entry_count(), 2);
+    }
+
+    /// A policy that reads the time or the client address is decided per second and per
+    /// address: those fields are in its memo key.
+    #[test]
+    fn context_fields_that_policies_read_are_part_of_the_memo_key() {
+        let source = r#"
+            @id("until")
+            permit (principal, action == Action::"system:admin", resource)
+            when { context.now < 1700000001 && context.ip == "10.0.0.1" };
+        "#;
+        let engine = PolicyEngine::from_source(source, "custom.cedar").expect("custom policies");
+        let p = principal();
+        let at = |now_unix, ip| DecisionContext { now_unix, ip: Some(ip), ..CONTEXT };
+        assert!(engine.decide(&p, "system:admin", &Resource::System, &at(1_700_000_000, "10.0.0.1")).allowed);
+        assert!(!engine.decide(&p, "system:admin", &Resource::System, &at(1_700_000_001, "10.0.0.1")).allowed);
+        assert!(!engine.decide(&p, "system:admin", &Resource::System, &at(1_700_000_000, "10.0.0.2")).allowed);
+        assert!(engine.decide(&p, "system:admin", &Resource::System, &at(1_700_000_000, "10.0.0.1")).allowed);
     }
 
     #[test]

@@ -27,15 +27,18 @@ mod engine;
 mod entities;
 mod error;
 mod load;
+mod memo;
 mod schema;
 
 pub use engine::PolicyEngine;
 pub use error::PolicyError;
 
+use serde::Serialize;
 use uuid::Uuid;
 
 /// What an action is performed on (docs/authorization.md#entities, docs/authorization.md#endpoints-actions-and-resources).
-#[derive(Debug, Clone, Copy)]
+/// `Serialize` makes it part of a decision memo key (docs/performance.md#decision-memo).
+#[derive(Debug, Clone, Copy, Serialize)]
 pub enum Resource<'a> {
     /// `Task::"<uuid>"`.
     Task(TaskFacts<'a>),
@@ -49,7 +52,7 @@ pub enum Resource<'a> {
 }
 
 /// What policies may know about one task.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct TaskFacts<'a> {
     pub id: Uuid,
     pub owner: Uuid,
@@ -63,7 +66,7 @@ pub struct TaskFacts<'a> {
 }
 
 /// The owner of a task collection, as policies see it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct OwnerFacts<'a> {
     pub user_id: Uuid,
     /// Trimmed, lowercased; `""` when none.

@@ -178,9 +178,17 @@ fn compare<'a>(cases: impl IntoIterator<Item = (&'a Principal, Resource<'a>, &'a
     let engine = PolicyEngine::default_policies().expect("the default policy set loads");
     let (mut compared, mut allowed, mut differing) = (0usize, 0usize, 0usize);
     let mut mismatches = Vec::new();
-    for (p, resource, action) in cases {
+    // Decisions go through the decision memo (docs/performance.md#decision-memo), as in the
+    // server. Every fourth case is asked again, so that the answer comes from the memo: it must
+    // be the oracle's too (not every case, to keep the unoptimised run short).
+    for (i, (p, resource, action)) in cases.into_iter().enumerate() {
         let expected = oracle(p, action, resource);
-        let actual = engine.decide(p, action, &resource, &CONTEXT);
+        let mut actual = engine.decide(p, action, &resource, &CONTEXT);
+        if i % 4 == 0 {
+            let memoised = engine.decide(p, action, &resource, &CONTEXT);
+            assert_eq!(memoised, actual, "the memo answered {action} on {resource:?} differently");
+            actual = memoised;
+        }
         compared += 1;
         allowed += usize::from(actual.allowed);
         if actual != expected {

@@ -9,9 +9,10 @@
 //! under the same lock, no recorded change after its ticket concerns its key. So a fill that
 //! began before an invalidation can never be stored after it.
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,9 +21,15 @@ use moka::sync::Cache as Moka;
 
 use crate::glob::Glob;
 
+/// The decoded form of an entry's bytes, set once by the first reader that decodes them
+/// (docs/cache.md#decoded-values). It belongs to one entry: a new value is a new entry with an
+/// empty slot, so a decoded value can never outlive or differ from the bytes it came from.
+pub(crate) type DecodedSlot = Arc<OnceLock<Arc<dyn Any + Send + Sync>>>;
+
 /// One L1 entry: a value (or a tombstone), its version if the writer gave one, and when it was
-/// filled. Values are immutable `Bytes`: readers never share mutable state with the cache.
-#[derive(Debug, Clone)]
+/// filled. Values are immutable `Bytes`: readers never share mutable state with the cache,
+/// except the write-once decoded form of those bytes.
+#[derive(Clone)]
 pub(crate) struct Entry {
     /// `None` is a tombstone: this instance invalidated the key recently.
     pub data: Option<Bytes>,
@@ -30,15 +37,28 @@ pub(crate) struct Entry {
     pub filled_at: Instant,
     /// Lifetime in L1 (already capped by `CACHE_L1_TTL`).
     pub ttl: Duration,
+    /// Shared by every clone of this entry handed out by moka.
+    pub decoded: DecodedSlot,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("data", &self.data)
+            .field("version", &self.version)
+            .field("ttl", &self.ttl)
+            .field("decoded", &self.decoded.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Entry {
     pub fn value(data: Bytes, version: Option<i64>, ttl: Duration) -> Self {
-        Self { data: Some(data), version, filled_at: Instant::now(), ttl }
+        Self { data: Some(data), version, filled_at: Instant::now(), ttl, decoded: DecodedSlot::default() }
     }
 
     pub fn tombstone(ttl: Duration) -> Self {
-        Self { data: None, version: None, filled_at: Instant::now(), ttl }
+        Self { data: None, version: None, filled_at: Instant::now(), ttl, decoded: DecodedSlot::default() }
     }
 }
 

@@ -113,11 +113,22 @@ impl Caching {
         }
     }
 
+    /// Like [`through`](Self::through), but the decoded value is kept beside the bytes in L1 and
+    /// shared: a hit costs an `Arc` clone, not a JSON parse (docs/cache.md#decoded-values).
+    async fn through_shared<T, F, Fut>(&self, key: &str, load: F) -> CoreResult<Option<Arc<T>>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = CoreResult<Option<Fill>>>,
+    {
+        self.cache.get_or_load_decoded(key, |bytes| decode(key, bytes), load).await.map_err(shared)
+    }
+
     /// The principal of `user_id` (`principal:{uid}`), cached no longer than its earliest
-    /// role or attribute expiry.
-    pub async fn principal(&self, store: &Store, user_id: Uuid) -> CoreResult<Option<Principal>> {
+    /// role or attribute expiry. Shared with the cache: clone it only to change it.
+    pub async fn principal(&self, store: &Store, user_id: Uuid) -> CoreResult<Option<Arc<Principal>>> {
         let ttl = self.ttls.principal;
-        self.through(&principal_key(user_id), || async move {
+        self.through_shared(&principal_key(user_id), || async move {
             let now = time::now();
             match store.load_principal(user_id, now).await? {
                 Some(p) => Ok(Some(Fill::new(encode(&p)?, ttl_until(p.valid_until(), now, ttl)))),
@@ -189,8 +200,8 @@ impl Caching {
     /// department and deleted flag from the owner's principal.
     pub async fn task(&self, store: &Store, id: Uuid, caller: &Principal) -> CoreResult<Option<TaskRecord>> {
         let ttl = self.ttls.task;
-        let cached: Option<CachedTask> = self
-            .through(&task_key(id), || async move {
+        let cached: Option<Arc<CachedTask>> = self
+            .through_shared(&task_key(id), || async move {
                 let Some(record) = store.get_task(id, time::now()).await? else {
                     return Ok(None);
                 };
@@ -199,10 +210,10 @@ impl Caching {
                 Ok(Some(Fill::new(encode(&entry)?, ttl).with_version(version)))
             })
             .await?;
-        let Some(CachedTask { task, attributes }) = cached else {
+        let Some(cached) = cached else {
             return Ok(None);
         };
-        self.task_record(store, task, attributes, caller).await.map(Some)
+        self.task_record(store, cached.task.clone(), &cached.attributes, caller).await.map(Some)
     }
 
     /// A task row and its attributes completed with what authorization needs: the owner's
@@ -212,20 +223,20 @@ impl Caching {
         &self,
         store: &Store,
         task: Task,
-        attributes: Vec<Attribute>,
+        attributes: &[Attribute],
         caller: &Principal,
     ) -> CoreResult<TaskRecord> {
         let (owner_department, owner_deleted) = if task.user_id == caller.user_id {
             (caller.department.clone(), caller.deleted)
         } else {
             match self.principal(store, task.user_id).await? {
-                Some(owner) => (owner.department, owner.deleted),
+                Some(owner) => (owner.department.clone(), owner.deleted),
                 None => (String::new(), true),
             }
         };
         let now = time::now();
         let attributes: Vec<Attribute> =
-            attributes.into_iter().filter(|a| a.expires_at.is_none_or(|t| t > now)).collect();
+            attributes.iter().filter(|a| a.expires_at.is_none_or(|t| t > now)).cloned().collect();
         let required_clearance =
             attributes.iter().find(|a| a.key == "required_clearance").and_then(|a| a.value.as_i64());
         Ok(TaskRecord { task, owner_department, owner_deleted, required_clearance, attributes })

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use taskify_server::cli::{self, Cli, Command};
 use taskify_server::{Config, telemetry};
 
+/// Only with `--features mimalloc`: the allocator experiment of BENCHMARKS.md ("Side by side").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Real environment variables win over `.env`.
     let _ = dotenvy::dotenv();

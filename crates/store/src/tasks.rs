@@ -34,17 +34,21 @@ impl Store {
     /// `Idempotency-Key` claim (its stored 201). A replica that dies mid-request therefore leaves
     /// either both (a retry replays the 201) or neither (a retry takes the claim over and creates
     /// the task once), never a task whose claim still looks unfinished.
+    ///
+    /// Without a claim to complete the insert is one autocommitted statement, which also returns
+    /// the owner's username: one round trip instead of four (BEGIN, INSERT, SELECT, COMMIT;
+    /// BENCHMARKS.md, "Round trips of a create").
     pub async fn insert_task_completing(
         &self,
         task: &Task,
         completes: Option<IdempotencyCompletion<'_>>,
     ) -> StoreResult<Task> {
         let owner_username: String = on_db!(&self.db, |pool, d| {
-            let mut tx = pool.begin_with(d.begin_write()).await?;
-            sqlx::query(
+            let insert = sqlx::query_scalar(
                 "INSERT INTO tasks (id, user_id, title, description, status, priority, due_date, \
                      created_at, updated_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 RETURNING (SELECT u.username FROM users u WHERE u.id = $2)",
             )
             .bind(DbUuid(task.id))
             .bind(DbUuid(task.user_id))
@@ -55,18 +59,17 @@ impl Store {
             .bind(task.due_date.map(DbTime))
             .bind(DbTime(task.created_at))
             .bind(DbTime(task.updated_at))
-            .bind(task.version)
-            .execute(&mut *tx)
-            .await?;
-            let username = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
-                .bind(DbUuid(task.user_id))
-                .fetch_one(&mut *tx)
-                .await?;
-            if let Some(completion) = &completes {
-                crate::idempotency::complete_claim!(completion).execute(&mut *tx).await?;
+            .bind(task.version);
+            match &completes {
+                None => insert.fetch_one(pool).await?,
+                Some(completion) => {
+                    let mut tx = pool.begin_with(d.begin_write()).await?;
+                    let username = insert.fetch_one(&mut *tx).await?;
+                    crate::idempotency::complete_claim!(completion).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    username
+                }
             }
-            tx.commit().await?;
-            username
         });
         Ok(Task { owner_username, ..task.clone() })
     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::{Fill, Inner, L2Fill, L2Read, TOMBSTONE_AGE_MARGIN, ttl_millis, verdict_of};
 use crate::breaker_state::BreakerState;
-use crate::l1::Entry;
+use crate::l1::{DecodedSlot, Entry};
 use crate::redis_handle::CallKind;
 use crate::stats::Counters;
 use crate::telemetry::{self, Level, Op, Outcome};
@@ -25,12 +25,17 @@ impl Inner {
     }
 
     pub(super) fn l1_lookup(&self, key: &str) -> Option<Bytes> {
+        self.l1_lookup_entry(key).map(|(data, _)| data)
+    }
+
+    /// An L1 hit with the slot for its decoded form (docs/cache.md#decoded-values).
+    pub(super) fn l1_lookup_entry(&self, key: &str) -> Option<(Bytes, DecodedSlot)> {
         let found = self.l1.get(key).and_then(|e| {
             let data = e.data?;
             if self.outage_mode() && e.filled_at.elapsed() >= self.config.l1_outage_ttl {
                 return None;
             }
-            Some(data)
+            Some((data, e.decoded))
         });
         telemetry::operation(Level::L1, Op::Get, if found.is_some() { Outcome::Hit } else { Outcome::Miss });
         found

@@ -61,6 +61,55 @@ impl Cache {
             inner.count_read(true);
             return Ok(Some(v));
         }
+        self.load_after_l1_miss(key, load).await
+    }
+
+    /// [`Cache::get_or_load`], returning the value as `decode` reads it. On an L1 hit the
+    /// decoded value kept beside the entry's bytes is shared, so a hit costs an `Arc` clone
+    /// instead of a parse (docs/cache.md#decoded-values); the first reader of an entry decodes
+    /// and keeps it. Which bytes are served, and when, is exactly as for `get_or_load`.
+    ///
+    /// `decode` must be a pure function of the bytes, and one key must always be decoded to
+    /// the same type (another type is decoded again on every read, never confused).
+    pub async fn get_or_load_decoded<T, D, F, Fut, E>(
+        &self,
+        key: &str,
+        decode: D,
+        load: F,
+    ) -> Result<Option<Arc<T>>, Arc<E>>
+    where
+        T: Send + Sync + 'static,
+        D: Fn(&[u8]) -> Result<T, E>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<Fill>, E>>,
+        E: Send + Sync + 'static,
+    {
+        let inner = &self.inner;
+        let bytes = if !inner.cacheable(key) {
+            load().await.map(|o| o.map(|f| f.value)).map_err(Arc::new)?
+        } else if let Some((bytes, slot)) = inner.l1_lookup_entry(key) {
+            inner.count_read(true);
+            if let Some(value) = slot.get().and_then(|v| Arc::clone(v).downcast::<T>().ok()) {
+                return Ok(Some(value));
+            }
+            let value = Arc::new(decode(&bytes).map_err(Arc::new)?);
+            // A concurrent reader may have set it first: same bytes, so an equal value.
+            let _ = slot.set(Arc::clone(&value) as Arc<dyn std::any::Any + Send + Sync>);
+            return Ok(Some(value));
+        } else {
+            self.load_after_l1_miss(key, load).await?
+        };
+        bytes.map(|b| decode(&b).map(Arc::new).map_err(Arc::new)).transpose()
+    }
+
+    /// The rest of `get_or_load` once L1 has missed: single flight, L2, the loader.
+    async fn load_after_l1_miss<F, Fut, E>(&self, key: &str, load: F) -> Result<Option<Bytes>, Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<Fill>, E>>,
+        E: Send + Sync + 'static,
+    {
+        let inner = &self.inner;
         let guard = loop {
             match inner.flights.join(key) {
                 Role::Leader(guard) => break Some(guard),

@@ -83,3 +83,49 @@ async fn messages_have_the_spec_shape_on_the_namespace_channel() {
     assert_eq!(parsed.keys, vec!["k".to_owned()]);
     cache.shutdown().await;
 }
+
+/// Decoded values (docs/cache.md#decoded-values): an L1 hit shares the value decoded from the
+/// entry's bytes, and every change that replaces the bytes (a writer set here or on another
+/// instance, an invalidation) is seen decoded at once, never the old parse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_values_follow_every_change_of_their_bytes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use taskify_cache::Fill;
+
+    let ns = Namespace::shared();
+    let a = ns.cache().await;
+    let b = ns.cache().await;
+    let parses = Arc::new(AtomicUsize::new(0));
+    let read = |cache: &taskify_cache::Cache| {
+        let (cache, parses) = (cache.clone(), Arc::clone(&parses));
+        async move {
+            let decode = |bytes: &[u8]| {
+                parses.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::convert::Infallible>(String::from_utf8_lossy(bytes).to_uppercase())
+            };
+            let load = || async { Ok(Some(Fill::new("loaded", MIN).with_version(1))) };
+            cache.get_or_load_decoded("task:9", decode, load).await.expect("infallible").expect("a value")
+        }
+    };
+
+    // The load decodes what it loaded; the first L1 hit decodes the entry once and keeps it.
+    assert_eq!(*read(&b).await, "LOADED");
+    let first_hit = read(&b).await;
+    let again = read(&b).await;
+    assert_eq!(*first_hit, "LOADED");
+    assert!(Arc::ptr_eq(&first_hit, &again), "an L1 hit shares the decoded value");
+    assert_eq!(parses.load(Ordering::SeqCst), 2, "once for the load, once for the entry");
+
+    // A writer set on another instance replaces B's entry, and with it the decoded value.
+    assert_eq!(a.set_versioned("task:9", "v2", 2, MIN).await, SetOutcome::Stored);
+    eventually("B decodes v2", WINDOW, || async { *read(&b).await == "V2" }).await;
+
+    // A local writer set and an invalidation, the same.
+    assert_eq!(b.set_versioned("task:9", "v3", 3, MIN).await, SetOutcome::Stored);
+    assert_eq!(*read(&b).await, "V3");
+    b.invalidate(&["task:9"]).await;
+    assert_eq!(text(b.get("task:9").await), None, "tombstoned");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -293,14 +293,18 @@ impl AuthService {
         self.jwt.verify(token, time::now().timestamp())
     }
 
-    /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh principal.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Principal> {
+    /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh
+    /// principal, shared with the cache (docs/cache.md#decoded-values).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Arc<Principal>> {
         self.authenticate_token(authorization).await.map(|(principal, _)| principal)
     }
 
     /// [`AuthService::authenticate`], also returning the token's claims (a live-update stream
     /// ends when its token is revoked or expires).
-    pub async fn authenticate_token(&self, authorization: Option<&str>) -> CoreResult<(Principal, AccessClaims)> {
+    pub async fn authenticate_token(
+        &self,
+        authorization: Option<&str>,
+    ) -> CoreResult<(Arc<Principal>, AccessClaims)> {
         let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
         if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {
             return Err(CoreError::Unauthenticated(AuthFailure::RevokedToken));

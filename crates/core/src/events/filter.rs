@@ -89,7 +89,7 @@ impl EventFilter {
                     return Verdict::Skip;
                 }
                 let record =
-                    match self.caching.task_record(&self.store, task.clone(), attributes.clone(), &principal).await {
+                    match self.caching.task_record(&self.store, task.clone(), attributes, &principal).await {
                         Ok(record) => record,
                         Err(_) => return Verdict::Resync(ResyncReason::Lagged),
                     };

@@ -100,7 +100,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 /// An authenticated, active caller who holds `P` at some scope.
 pub struct Caller<P> {
-    pub principal: Principal,
+    /// Shared with the cache's decoded entry (docs/cache.md#decoded-values).
+    pub principal: Arc<Principal>,
     pub ctx: RequestContext,
     _permission: PhantomData<P>,
 }

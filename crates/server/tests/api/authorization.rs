@@ -325,6 +325,27 @@ both_backends!(a_revoked_manager_role_stops_department_reads_at_once, |app| asyn
     assert_problem(app.user_tasks(mike, &fixtures.alice.id, &[]).await, StatusCode::FORBIDDEN, "forbidden").await;
 });
 
+// The same decision asked twice is answered by the decision memo the second time
+// (docs/performance.md#decision-memo); a role change must still count on the very next request,
+// in both directions.
+both_backends!(a_role_change_is_seen_at_once_by_memoised_decisions, |app| async move {
+    let fixtures = app.fixtures().await;
+    let (admin, bob) = (fixtures.admin.token(), fixtures.bob.token());
+    let alice_task = app.new_task_id(fixtures.alice.token(), "Alice's task").await;
+    for _ in 0..2 {
+        assert_problem(app.get_task(bob, &alice_task).await, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+
+    let granted = app.assign_role(admin, &fixtures.bob.id, &json!({"role": "manager"})).await;
+    json_body(granted, StatusCode::CREATED).await;
+    for _ in 0..2 {
+        json_body(app.get_task(bob, &alice_task).await, StatusCode::OK).await;
+    }
+
+    json_body(app.revoke_role(admin, &fixtures.bob.id, "manager").await, StatusCode::OK).await;
+    assert_problem(app.get_task(bob, &alice_task).await, StatusCode::FORBIDDEN, "forbidden").await;
+});
+
 both_backends!(an_expired_clearance_hides_a_classified_task_again, |app| async move {
     let fixtures = app.fixtures().await;
     let (admin, mike) = (fixtures.admin.token(), fixtures.mike.token());
