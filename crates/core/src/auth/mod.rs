@@ -301,10 +301,7 @@ impl AuthService {
 
     /// [`AuthService::authenticate`], also returning the token's claims (a live-update stream
     /// ends when its token is revoked or expires).
-    pub async fn authenticate_token(
-        &self,
-        authorization: Option<&str>,
-    ) -> CoreResult<(Arc<Principal>, AccessClaims)> {
+    pub async fn authenticate_token(&self, authorization: Option<&str>) -> CoreResult<(Arc<Principal>, AccessClaims)> {
         let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
         if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {
             return Err(CoreError::Unauthenticated(AuthFailure::RevokedToken));

@@ -80,7 +80,7 @@ impl EventFilter {
             }
             Change::Task { kind, task, attributes } => {
                 let principal = match self.caching.principal(&self.store, viewer.user_id).await {
-                    Ok(p) if usable(p.as_ref(), viewer.issued_at) => p,
+                    Ok(p) if usable(p.as_deref(), viewer.issued_at) => p,
                     Ok(_) => return Verdict::Close,
                     Err(_) => return Verdict::Resync(ResyncReason::Lagged),
                 };
@@ -88,11 +88,10 @@ impl EventFilter {
                 if !principal.holds("task:read") {
                     return Verdict::Skip;
                 }
-                let record =
-                    match self.caching.task_record(&self.store, task.clone(), attributes, &principal).await {
-                        Ok(record) => record,
-                        Err(_) => return Verdict::Resync(ResyncReason::Lagged),
-                    };
+                let record = match self.caching.task_record(&self.store, task.clone(), attributes, &principal).await {
+                    Ok(record) => record,
+                    Err(_) => return Verdict::Resync(ResyncReason::Lagged),
+                };
                 // The context of the read it stands for (spelled here: `tasks` uses this module).
                 let path = format!("/api/v1/tasks/{}", task.id);
                 let ctx = RequestContext { method: "GET".into(), path, ..viewer.ctx.clone() };
@@ -115,7 +114,7 @@ impl EventFilter {
             Err(_) => return true,
         }
         match self.caching.principal(&self.store, viewer.user_id).await {
-            Ok(p) => usable(p.as_ref(), viewer.issued_at),
+            Ok(p) => usable(p.as_deref(), viewer.issued_at),
             Err(_) => true,
         }
     }

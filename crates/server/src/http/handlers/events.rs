@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use serde_json::json;
 use taskify_core::events::filter::Viewer;
 use taskify_core::events::slots::Refusal;
 use taskify_core::events::subscriber::Subscriber;
