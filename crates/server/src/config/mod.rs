@@ -79,6 +79,8 @@ pub struct Config {
     /// `None` when Redis is not configured (L1 only, per-instance state).
     pub redis: Option<RedisConfig>,
     pub cache: CacheConfig,
+    // Plain field list, same shape as http/state.rs `Shared`: one field per dependency or setting group; nothing to
+    // share between the two.
     pub cache_ttls: CacheTtls,
     pub jobs: JobConfig,
     /// Period of the built-in warm-up; `None` disables it.
@@ -95,6 +97,8 @@ pub struct Config {
 pub struct EventsSettings {
     /// `EVENTS_HEARTBEAT`: the period of the keep-alive comment and of the token re-check.
     pub heartbeat: Duration,
+    // Plain settings fields, the same shape as other small config structs (cache/src/l1.rs); one struct per concern on
+    // purpose.
     /// `EVENTS_MAX_PER_USER`: streams of one user on one instance.
     pub max_per_user: usize,
     /// `EVENTS_MAX_STREAMS`: streams on one instance.
@@ -162,6 +166,8 @@ impl Config {
             })?;
         let core = CoreConfig {
             jwt_secret,
+            // One `vars.duration/number(NAME, default)` line per variable, the same shape as the other groups below:
+            // this is the variable table (docs/operations.md), kept literal so each default sits next to its name.
             access_token_ttl: vars.duration("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: vars.duration("REFRESH_TOKEN_TTL", "168h")?,
             refresh_reuse_grace: vars.duration("REFRESH_REUSE_GRACE", "10s")?,
@@ -272,6 +278,7 @@ impl Config {
             cache: cache_config(&vars, &instance_id)?,
             cache_ttls: CacheTtls {
                 task: vars.duration("CACHE_TASK_TTL", "30m")?,
+                // Same variable-table shape as CoreConfig above: one `vars.duration(NAME, default)` per TTL.
                 list: vars.duration("CACHE_LIST_TTL", "5m")?,
                 principal: vars.duration("CACHE_PRINCIPAL_TTL", "60s")?,
                 user: vars.duration("CACHE_USER_TTL", "10m")?,

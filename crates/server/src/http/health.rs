@@ -16,6 +16,7 @@ fn round1(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0
 }
 
+// Same annotated-handler shape as /ready below (and the handlers folder): each probe states its own statuses.
 #[utoipa::path(
     get,
     path = "/health",
@@ -83,6 +84,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     )
 }
 
+// Same annotated-handler shape as /health above: each probe states its own statuses.
 #[utoipa::path(
     get,
     path = "/ready",

@@ -18,6 +18,8 @@ use tracing::Instrument;
 
 /// Security headers with their exact values (docs/http-contract.md#security-headers), on every response.
 const SECURITY_HEADERS: [(&str, &str); 6] = [
+    // tests/api/helpers/mod.rs keeps its own copy of this table on purpose: the tests check the served headers against
+    // the contract, not against this constant.
     ("strict-transport-security", "max-age=63072000; includeSubDomains"),
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),

@@ -384,6 +384,8 @@ impl HttpBody for RequestBody {
         let this = self.get_mut();
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         if frame.is_none() || this.inner.is_end_stream() {
+            // The rest of this impl (is_end_stream, size_hint) matches ResponseBody's below: two body types, each
+            // telling the clock its own event; a generic wrapper would not be simpler.
             this.clock.body_complete();
         }
         Poll::Ready(frame)
@@ -412,6 +414,7 @@ impl HttpBody for ResponseBody {
         let this = self.get_mut();
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         if matches!(frame, Some(Ok(_))) {
+            // Same pass-through as RequestBody's impl above, with the response-side clock event.
             this.clock.stream_progress();
         }
         Poll::Ready(frame)

@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
             .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit))
     };
     let api = Router::new()
+        // The route table: one `.route(path, guarded(method(handler)))` line per endpoint, same shape throughout
+        // (docs/http-contract.md).
         .route("/auth/register", guarded(post(auth::register)))
         .route("/auth/login", guarded(post(auth::login)))
         .route("/auth/refresh", guarded(post(auth::refresh)))
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cache/stats", guarded(get(cache::stats)))
         .route("/cache/health", guarded(get(cache::health)))
         .route("/cache/jobs", guarded(get(jobs::inspect)))
+        // Same route-table shape as above: one line per endpoint.
         .route("/cache/jobs/warmup", guarded(post(jobs::warmup)))
         .route("/cache/jobs/batch", guarded(post(jobs::batch)))
         .route("/cache/jobs/scheduled", guarded(post(jobs::scheduled)))

@@ -34,6 +34,8 @@ impl std::ops::Deref for AppState {
 /// What [`AppState`] holds.
 pub struct Shared {
     pub services: Services,
+    // Plain field list, same shape as config/mod.rs `Config` (and store row structs): one field per shared handle;
+    // nothing to share.
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub started: Instant,

@@ -44,6 +44,8 @@ fn grants(role: &Value) -> Vec<String> {
 
 /// The names of the users of a `GET /users` page, in order.
 fn usernames(list: &Value) -> Vec<String> {
+    // Same extraction chain as helpers/assertions.rs task_ids (over `users` here): two short readers of two list
+    // bodies.
     list["users"]
         .as_array()
         .unwrap_or_else(|| panic!("no users array in {list}"))
@@ -69,6 +71,8 @@ fn assigned_roles(user: &Value) -> Vec<String> {
 /// Asserts a problem+json 400 whose code is either of the two 400 codes (for inputs the contract
 /// only calls "bad", such as a malformed attribute key in the path), and returns it.
 async fn assert_bad_request(response: Response) -> Value {
+    // Starts like jobs/support.rs assert_bad_request, but checks status and request_id where that one checks type and
+    // the field error: each suite asserts its own facts.
     let path = response.url().path().to_owned();
     let (headers, body) = body_text(response, StatusCode::BAD_REQUEST).await;
     let content_type = header(&headers, "content-type").unwrap_or_default();
@@ -175,6 +179,8 @@ both_backends!(patching_a_user_changes_allowed_members_and_activation_at_once, |
     .await;
     assert_eq!(error_message(&problem, "email"), "is not allowed");
 
+    // The not-found cases share the assert_problem call shape (see assign_role below, profile.rs, tasks.rs): each is
+    // its own request and expected problem.
     let problem = assert_problem(
         app.patch_user(admin, &Uuid::new_v4().to_string(), &json!({"position": "Lead"})).await,
         StatusCode::NOT_FOUND,
@@ -308,6 +314,7 @@ both_backends!(roles_are_assigned_once_and_expiring_assignments_lapse_without_a_
         "validation_failed",
     )
     .await;
+    // Same assert_problem not-found case as patch_user's above, for assign_role.
     let problem = assert_problem(
         app.assign_role(admin, &Uuid::new_v4().to_string(), &json!({"role": "manager"})).await,
         StatusCode::NOT_FOUND,

@@ -140,6 +140,7 @@ both_backends!(wrong_passwords_and_unknown_emails_get_identical_answers, |app| a
         "invalid_credentials",
     )
     .await;
+    // Same assert_problem call shape as the other login cases here: each case is its own request and expected problem.
     let unknown_email = assert_problem(
         app.login("nobody@example.com", "WrongPass@123").await,
         StatusCode::UNAUTHORIZED,
@@ -161,6 +162,7 @@ both_backends!(deactivated_users_cannot_log_in_or_refresh, |app| async move {
     let admin = app.sign_in_admin().await;
     json_body(app.patch_user(admin.token(), &john_id, &json!({"is_active": false})).await, StatusCode::OK).await;
 
+    // Same assert_problem call shape as the login cases above, for a deactivated account.
     let problem = assert_problem(
         app.login("john@example.com", "SecurePass@123").await,
         StatusCode::FORBIDDEN,
@@ -199,6 +201,8 @@ both_backends!(refreshing_rotates_the_refresh_token, |app| async move {
     json_body(app.profile(access_token).await, StatusCode::OK).await;
 });
 
+// Same macro header as security.rs replaying_a_rotated_refresh_token_revokes_its_whole_family (no grace), but a
+// different case: B13 here, the child and other-family checks there.
 both_backends!(
     reusing_a_rotated_refresh_token_revokes_the_family,
     overrides = &[("REFRESH_REUSE_GRACE", "0")],
@@ -283,6 +287,7 @@ both_backends!(
             assert_problem(app.login(&email, "WrongPass@123").await, StatusCode::UNAUTHORIZED, "invalid_credentials")
                 .await;
         }
+        // Same rate-limited assertion shape as coherence.rs: one instance here, every node there.
         let (headers, problem) = assert_problem_with_headers(
             app.login(&email, USER_PASSWORD).await,
             StatusCode::TOO_MANY_REQUESTS,

@@ -465,6 +465,7 @@ both_backends!(ten_thousand_character_strings_respect_every_length_rule, |app| a
     // Lengths count code points, not bytes.
     let token = target.fixtures.alice.token();
     let exactly = json!({"title": "é".repeat(255), "description": "é".repeat(10_000)});
+    // One `check` call per boundary case, same shape each: the cases are the table.
     let response = target.app.create_task(token, &exactly).await;
     check(
         "a description of exactly 10 000 code points",
@@ -474,6 +475,7 @@ both_backends!(ten_thousand_character_strings_respect_every_length_rule, |app| a
     )
     .await;
     let plain = json!({"title": "Long", "description": long});
+    // Same `check` call as the code-point case above, for plain characters.
     let response = target.app.create_task(token, &plain).await;
     check(
         "a description of exactly 10 000 characters",

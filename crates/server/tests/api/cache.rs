@@ -201,6 +201,7 @@ async fn put_l2(redis: &RedisClient, logical_key: &str, value: &str) {
     let _: String = redis.cmd(&["SET", &key, value, "PX", "600000"]).await;
 }
 
+// One test per endpoint through with_redis_both_backends!, same header each: the scenarios differ.
 with_redis_both_backends!(
     evicting_a_key_or_a_pattern_answers_200_and_drops_the_l2_entries,
     overrides = NO_WARMUP,
@@ -349,6 +350,7 @@ async fn cache_some_tasks(app: &ApiClient, token: &str) -> Vec<Value> {
     tasks
 }
 
+// Same test header as the evict test above: the scenarios differ.
 with_redis_both_backends!(
     clearing_the_cache_deletes_every_prefixed_key_and_nothing_else,
     overrides = NO_WARMUP,

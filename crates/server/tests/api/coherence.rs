@@ -247,6 +247,8 @@ cluster_both_backends!(
             json_body(node.list_tasks(alice.token(), &[]).await, StatusCode::OK).await;
         }
         for node in [cluster.node(0), cluster.node(1)] {
+            // Same rate-limited assertion shape as the login loop below and authentication.rs: each asserts on its own
+            // node and limit.
             let (headers, problem) = assert_problem_with_headers(
                 node.list_tasks(alice.token(), &[]).await,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -273,6 +275,8 @@ cluster_both_backends!(
             assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
         }
         for node in [cluster.node(1), cluster.node(0)] {
+            // Same rate-limited assertion shape as the list loop above and authentication.rs: each asserts on its own
+            // node and limit.
             let (headers, problem) = assert_problem_with_headers(
                 node.login(&email, USER_PASSWORD).await,
                 StatusCode::TOO_MANY_REQUESTS,

@@ -122,6 +122,7 @@ sqlite_only!(
     }
 );
 
+// One test per timeout through sqlite_only!, same header each: the overrides and expectations differ.
 sqlite_only!(
     an_idle_keep_alive_connection_outlives_the_read_timeout,
     overrides = &[("READ_TIMEOUT", "1s"), ("IDLE_TIMEOUT", "10m")],
@@ -138,6 +139,7 @@ sqlite_only!(
     }
 );
 
+// Same test header as the read-timeout case above, with the idle timeout.
 sqlite_only!(
     an_idle_keep_alive_connection_is_closed_at_the_idle_timeout,
     overrides = &[("READ_TIMEOUT", "10m"), ("IDLE_TIMEOUT", "1s")],

@@ -158,6 +158,8 @@ both_backends!(last_event_id_resumes_and_an_unknown_or_old_id_gets_a_resync, |ap
         let resync = stream.event(WAIT).await;
         assert_eq!(resync.event, "resync");
         assert_eq!(resync.data, json!({ "reason": "expired" }));
+        // Each stream test ends the same way (create a task, expect its event) to prove the stream is live after its
+        // scenario.
         // Live from there on.
         let id = app.new_task_id(alice.token(), "after resync").await;
         expect_task_event(&mut stream, "task.created", &id).await;
@@ -205,6 +207,7 @@ both_backends!(
                 other => panic!("expected a heartbeat, got {other:?}"),
             }
         }
+        // Same live-after check as the resync test above.
         let id = app.new_task_id(alice.token(), "after beats").await;
         expect_task_event(&mut stream, "task.created", &id).await;
     }

@@ -199,6 +199,8 @@ fn pool_config() -> PoolConfig {
 }
 
 fn entry(i: usize) -> AuditEntry {
+    // Same AuditEntry literal as core/src/audit.rs tests' row(): integration tests cannot reach that #[cfg(test)]
+    // helper.
     AuditEntry {
         id: Uuid::now_v7(),
         timestamp: taskify_domain::time::now(),
@@ -277,6 +279,8 @@ async fn writer_isolates_refused_rows(backend: Backend) {
     writer.await.expect("the writer ends");
 }
 
+// One #[tokio::test] per backend calling the shared scenario, same shape as outage.rs: the scenario itself is written
+// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_isolates_refused_rows_on_postgres() {
     writer_isolates_refused_rows(Backend::Postgres).await;

@@ -286,6 +286,8 @@ both_backends!(
         // H13, trusted-proxy variant (docs/http-contract.md#rate-limits): walk X-Forwarded-For from the right to the first
         // untrusted address; when every entry is trusted, the left-most one is the client.
         let alice_id = app.register_user("alice", Some("Engineering")).await;
+        // Set-up, then a `for (input, expected) in [...]` case table: the same shape as tasks.rs
+        // invalid_list_parameters_name_the_parameter; the cases differ.
         let admin = app.sign_in_admin().await;
         for (forwarded_for, client) in [
             ("203.0.113.9", "203.0.113.9"),

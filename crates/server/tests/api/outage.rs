@@ -450,6 +450,8 @@ async fn an_instance_started_while_redis_is_down_serves_and_attaches_later(backe
     assert_eq!(version_on(&node, alice.token(), &id).await, Some(1));
 }
 
+// One #[tokio::test] per backend calling the shared scenario, same shape as hardening_audit.rs: the scenario itself is
+// written once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_started_while_redis_is_down_serves_and_attaches_later_on_postgres() {
     an_instance_started_while_redis_is_down_serves_and_attaches_later(Backend::Postgres).await;

@@ -134,6 +134,8 @@ both_backends!(other_users_profiles_are_visible_to_admins_only, |app| async move
     assert_eq!(problem["message"], "User not found");
 
     let injection = "1%27%20OR%20%271%27%3D%271";
+    // Same assert_problem call shape as the bad-id cases in tasks.rs and administration.rs: each is its own request and
+    // expected problem.
     let problem = assert_problem(
         app.profile_of(fixtures.bob.token(), injection).await,
         StatusCode::BAD_REQUEST,

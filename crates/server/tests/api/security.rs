@@ -209,6 +209,8 @@ fn assert_no_database_text(body: &str) {
     }
 }
 
+// Same macro header as authentication.rs reusing_a_rotated_refresh_token_revokes_the_family (no grace), but a different
+// case: the child and other families here, B13 there.
 both_backends!(
     replaying_a_rotated_refresh_token_revokes_its_whole_family,
     overrides = &[("REFRESH_REUSE_GRACE", "0")],

@@ -273,6 +273,8 @@ both_backends!(users_list_only_their_own_tasks_with_pagination, |app| async move
 
 both_backends!(invalid_list_parameters_name_the_parameter, |app| async move {
     // C13
+    // Set-up, then a `for (input, expected) in [...]` case table: the same shape as middleware.rs
+    // forwarded_for_headers_from_trusted_proxies_name_the_client; the cases differ.
     let fixtures = app.fixtures().await;
     for (name, value) in [
         ("page", "0"),
@@ -320,6 +322,7 @@ both_backends!(list_filters_and_sorting_return_exact_sets, |app| async move {
     assert_eq!(sorted(ids(&[("status", "pending")]).await), sorted(vec![alpha.clone(), delta.clone()]));
     assert_eq!(ids(&[("priority", "urgent")]).await, std::slice::from_ref(&beta));
     assert_eq!(sorted(ids(&[("q", "TESTING")]).await), sorted(vec![alpha.clone(), beta.clone()]));
+    // One assert_eq!(ids(filter), expected, why) per filter or sort: the cases are the table.
     assert_eq!(
         ids(&[("due_after", "2030-01-10T00:00:00Z"), ("due_before", "2030-02-01T00:00:00Z")]).await,
         [beta.clone(), alpha.clone()],
@@ -330,6 +333,7 @@ both_backends!(list_filters_and_sorting_return_exact_sets, |app| async move {
         [beta.clone(), gamma.clone(), delta.clone(), alpha.clone()],
         "priority ranks urgent > high > medium > low"
     );
+    // The filter and sort cases continue in the same shape: one assertion per case.
     assert_eq!(
         ids(&[("sortBy", "due_date"), ("order", "asc")]).await,
         [alpha.clone(), beta.clone(), delta.clone(), gamma.clone()],
@@ -439,6 +443,8 @@ both_backends!(task_lists_of_unknown_users_are_not_found, |app| async move {
             assert_problem(app.user_tasks(token, &stranger, &[]).await, StatusCode::NOT_FOUND, "not_found").await;
         assert_eq!(problem["message"], "User not found");
     }
+    // Same assert_problem call shape as the bad-id cases in profile.rs and administration.rs: each is its own request
+    // and expected problem.
     let problem = assert_problem(
         app.user_tasks(fixtures.alice.token(), "xyz", &[]).await,
         StatusCode::BAD_REQUEST,

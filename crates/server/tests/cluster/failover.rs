@@ -24,6 +24,7 @@ async fn failover_one_replica_killed_under_load() {
 
     let stored = titles_on_server(&cluster.entry, user.token()).await;
     let (duplicates, missing) = compare(&report.created, &stored);
+    // Same report line as rolling_restart.rs: each scenario prints its own counts under its own name.
     println!(
         "failover: node2 {status}; GET requests {} failures {}; POST requests {} failures {} client retries {} \
          duplicates {} missing {}",

@@ -24,6 +24,7 @@ const MAX_ROUNDS: u64 = 20_000;
 /// How long a client retries one POST with the same key: above the take-over time of an
 /// `in_progress` claim, `REQUEST_TIMEOUT` (5 s in the cluster) + 10 s.
 const RETRY_WINDOW: Duration = Duration::from_secs(25);
+// Plain tuning constants, same shape as redis_restart.rs: each file has its own bounds.
 /// The pause before a client retry.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Per-request timeout of the load clients.
@@ -56,6 +57,8 @@ pub struct Load {
 
 /// The counts of a finished load, with the messages of the failures.
 pub struct Report {
+    // Plain counters, one field per figure; the shape matches unrelated field lists elsewhere (store rows, domain
+    // types).
     pub gets: u64,
     pub get_failures: u64,
     pub posts: u64,

@@ -18,6 +18,7 @@ use crate::harness::{Cluster, POLL};
 use crate::helpers::ApiClient;
 use crate::load::Load;
 
+// Plain tuning constants, same shape as load.rs: each scenario has its own bounds.
 const PROPAGATION: Duration = Duration::from_secs(1);
 const TRANSITION_BOUND: Duration = Duration::from_secs(4);
 const MAX_ROUNDS: u64 = 5_000;

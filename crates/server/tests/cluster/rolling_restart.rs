@@ -49,6 +49,7 @@ async fn rolling_restart_under_load_fails_no_request() {
 
     let stored = titles_on_server(&cluster.entry, user.token()).await;
     let (duplicates, missing) = compare(&report.created, &stored);
+    // Same report line as failover.rs: each scenario prints its own counts under its own name.
     println!(
         "rolling restart: GET requests {} failures {}; POST requests {} failures {} client retries {} \
          duplicates {} missing {}; drains {drains:?}",

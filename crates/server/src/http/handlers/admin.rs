@@ -46,6 +46,8 @@ pub async fn list_users(
     ))
 }
 
+// Same shape as every handler in this folder: one annotated handler per route, its OpenAPI facts next to it
+// (docs/http-contract.md).
 #[utoipa::path(
     patch,
     path = "/api/v1/users/{user_id}",
@@ -105,6 +107,8 @@ pub async fn delete_user(
     Ok(json(StatusCode::OK, &json!({ "message": "User deleted successfully" })))
 }
 
+// Same annotated-handler shape as the others here (cache.rs, profile.rs): each route states its own statuses and
+// x-permission.
 #[utoipa::path(
     get,
     path = "/api/v1/roles",
@@ -124,6 +128,7 @@ pub async fn roles(State(state): State<AppState>, caller: Caller<RoleManage>) ->
     Ok(json(StatusCode::OK, &json!({ "roles": roles })))
 }
 
+// Same annotated-handler shape as patch_user above: each route states its own statuses and x-permission.
 #[utoipa::path(
     post,
     path = "/api/v1/users/{user_id}/roles",
@@ -194,6 +199,8 @@ pub async fn revoke_role(
     tag = "User attributes",
     summary = "List a user's attributes",
     description = "Expired attributes are included, with `active: false`.",
+    // The responses table repeats per route on purpose (profile.rs, tasks.rs): each operation names its own 400/403/404
+    // wording; the rows the layers add (401, 413, 415, 429, 500, 503) are already shared in api::AuthenticatedFailures.
     params(api::UserPath),
     responses(
         (status = 200, description = "The attributes.", body = api::UserAttributeList),
@@ -211,6 +218,8 @@ pub async fn attributes(
 ) -> ApiResult<Response> {
     let id = parse_id(&id, INVALID_USER_ID)?;
     let list = state.services.admin.attributes(&caller.principal, AttributeOwner::User(id), &caller.ctx).await?;
+    // Ends like the task twin in tasks.rs `attributes` (owner User here, Task there); the service call is the shared
+    // part, the routes and permissions differ.
     Ok(json(StatusCode::OK, &json!({ "user_id": id, "attributes": list })))
 }
 
@@ -269,6 +278,8 @@ pub async fn put_attribute(
 ) -> ApiResult<Response> {
     let id = parse_id(&id, INVALID_USER_ID)?;
     let input = AttributeInput::from_json(body, &key, &["clearance_level"], &["department"])?;
+    // Same body as tasks.rs put_attribute/delete_attribute with AttributeOwner::User: separate routes with their own
+    // permission and allowed keys; the shared logic lives in services.admin.
     let (attribute, created) = state
         .services
         .admin
@@ -311,6 +322,8 @@ pub async fn delete_attribute(
     tag = "Audit logs",
     summary = "Search the audit log",
     description = "Authorization decisions and security events (docs/authorization.md#audit), newest first by default. A row becomes visible within `AUDIT_FLUSH_INTERVAL` plus the write time.",
+    // The responses table repeats per route on purpose (jobs.rs inspect): each operation names its own 400/403 wording;
+    // the common rows are in api::AuthenticatedFailures.
     params(api::AuditQuery),
     responses(
         (status = 200, description = "A page of audit entries.", body = api::AuditLogPage),

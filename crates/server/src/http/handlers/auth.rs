@@ -20,6 +20,8 @@ const WELCOME: &str = "Welcome to Taskify! Your account has been created success
     tag = "Authentication",
     summary = "Register an account",
     description = "Creates an active user with the role `user` and the attributes `account_type=standard` and `clearance_level=1`, in one transaction. No tokens are issued. Emails and usernames of deleted users stay reserved.",
+    // Same request_body + responses shape as the other auth routes below and jobs.rs: each operation states its own
+    // statuses (docs/http-contract.md).
     request_body = api::RegisterRequest,
     responses(
         (status = 201, description = "Created.", body = api::RegisterResponse),
@@ -33,6 +35,8 @@ const WELCOME: &str = "Welcome to Taskify! Your account has been created success
 pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let registration = Registration::from_json(body)?;
     let user = state.services.auth.register(registration).await?;
+    // Every handler ends the same way (service call, then `json(status, body)`) and the next starts with its own
+    // annotation; the bodies differ per route.
     Ok(json(StatusCode::CREATED, &json!({ "message": WELCOME, "user": user })))
 }
 
@@ -43,6 +47,7 @@ pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -
     tag = "Authentication",
     summary = "Log in",
     description = "Starts a new refresh-token family. Failed attempts count towards the login throttles (docs/authentication.md#login-throttling).",
+    // Same request_body + responses shape as register/refresh: each auth route states its own statuses.
     request_body = api::LoginRequest,
     responses(
         (status = 200, description = "Logged in. `user.last_login_at` is the time of this login.", body = api::LoginResponse),
@@ -78,6 +83,7 @@ pub async fn login(State(state): State<AppState>, Ctx(ctx): Ctx, JsonBody(body):
     tag = "Authentication",
     summary = "Rotate a refresh token",
     description = "Rotates the presented refresh token and issues a new access token. A token rotated less than `REFRESH_REUSE_GRACE` ago is accepted again; later reuse revokes the whole family.",
+    // Same request_body + responses shape as login above: each auth route states its own statuses.
     request_body = api::RefreshRequest,
     responses(
         (status = 200, description = "A new token pair.", body = api::TokenPair),
@@ -92,6 +98,7 @@ pub async fn login(State(state): State<AppState>, Ctx(ctx): Ctx, JsonBody(body):
 pub async fn refresh(State(state): State<AppState>, Ctx(ctx): Ctx, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let token = AuthService::refresh_token_member(body)?;
     let tokens = state.services.auth.refresh(&token, &ctx).await?;
+    // Same handler tail and next-annotation shape as profile.rs: the bodies differ per route.
     Ok(json(StatusCode::OK, &tokens))
 }
 

@@ -19,6 +19,8 @@ async fn allow(state: &AppState, caller: &Caller<SystemAdmin>) -> ApiResult<()> 
     Ok(state.services.access.authorize(&caller.principal, "system:admin", Resource::System, &caller.ctx, None).await?)
 }
 
+// Same annotated-handler shape as the other handlers (admin.rs, profile.rs): one #[utoipa::path] per route with its own
+// statuses.
 #[utoipa::path(
     get,
     path = "/api/v1/cache/stats",
@@ -83,6 +85,7 @@ pub async fn health(State(state): State<AppState>, caller: Caller<SystemAdmin>) 
     ))
 }
 
+// Same annotated-handler shape as `stats` above: one #[utoipa::path] per route with its own statuses.
 #[utoipa::path(
     delete,
     path = "/api/v1/cache/clear",
@@ -134,6 +137,8 @@ pub async fn warm(State(state): State<AppState>, caller: Caller<SystemAdmin>) ->
     tag = "Cache",
     summary = "Evict a cache key or glob now",
     description = "Acts at once; no job is created. A key that contains `*`, `?` or `[` is a glob pattern. Any key may be evicted, reserved prefixes included. The eviction applies to the L1 of every instance and to L2; while L2 is unreachable, the L2 part stays pending (docs/cache.md#redis-outages) and the answer is still 200. Admin only.",
+    // The responses table repeats per route on purpose (jobs.rs): each operation names its own 400/403 wording; the
+    // common rows are in api::AuthenticatedFailures.
     params(api::CacheKeyPath),
     responses(
         (status = 200, description = "Evicted: `key` for a plain key, `pattern` for a glob.", body = api::CacheEvictResponse),
@@ -141,6 +146,8 @@ pub async fn warm(State(state): State<AppState>, caller: Caller<SystemAdmin>) ->
         (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
         api::AuthenticatedFailures,
     ),
+    // Same x-permission/x-rate-limit-class extensions and handler signature as tasks.rs `attributes`: per-route facts,
+    // stated at each route.
     extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
 )]
 pub async fn evict(

@@ -50,6 +50,8 @@ async fn enqueue(state: AppState, caller: Caller<SystemAdmin>, kind: JobType, bo
     tag = "Jobs",
     summary = "Enqueue a warmup job",
     description = "Enqueues a `cache_warmup` job: it writes `data` under `key` through both levels, with `ttl` (default 15 min), plus an L1 invalidation broadcast. Admin only.",
+    // Same request_body + responses shape as the other enqueue routes below (and auth.rs): each job kind states its own
+    // body and statuses.
     request_body = api::WarmupJobRequest,
     responses(
         (status = 202, description = "Enqueued. `queue` says where the routing rules (docs/jobs.md#routing) put the job.", body = api::WarmupJobAccepted),
@@ -88,6 +90,7 @@ pub async fn batch(State(state): State<AppState>, caller: Caller<SystemAdmin>, b
     tag = "Jobs",
     summary = "Enqueue a scheduled job",
     description = "Enqueues a `cache_scheduled` job: like a warmup, but not before `process_at` (a past time means now). Admin only.",
+    // Same enqueue-route shape as warmup/validation: each job kind has its own request and accepted-response schema.
     request_body = api::ScheduledJobRequest,
     responses(
         (status = 202, description = "Enqueued. `queue` says where the routing rules (docs/jobs.md#routing) put the job.", body = api::ScheduledJobAccepted),
@@ -111,6 +114,7 @@ pub async fn scheduled(
     tag = "Jobs",
     summary = "Enqueue a validation job",
     description = "Enqueues a `cache_validation` job: it reads `key` (from L2 when available, otherwise L1). If the key is missing, or its JSON value is not deeply equal to `expected_data` (numbers compared by value), it enqueues a `cache_warmup` of `expected_data` with the same priority and `ttl` (default 1 h). The job succeeds either way. Admin only.",
+    // Same enqueue-route shape as warmup/scheduled: each job kind has its own request and accepted-response schema.
     request_body = api::ValidationJobRequest,
     responses(
         (status = 202, description = "Enqueued. `queue` says where the routing rules (docs/jobs.md#routing) put the job.", body = api::ValidationJobAccepted),
@@ -159,11 +163,14 @@ pub async fn eviction(
     tag = "Jobs",
     summary = "Inspect the job queues",
     description = "The first `limit` entries of each queue, in execution order: this instance's local queue, and the Redis ready (`cache_jobs`), delayed (`cache_jobs_delayed`) and processing (`cache_jobs_processing`) sets. Delayed jobs carry `process_at`; jobs in processing also carry `lease_expires_at` and `worker_id`. With Redis unavailable, the Redis lists are `[]`. Admin only.",
+    // The responses table repeats per route on purpose (admin.rs, cache.rs, profile.rs, tasks.rs): each operation names
+    // its own wording; the common rows are in api::AuthenticatedFailures.
     params(api::JobsQuery),
     responses(
         (status = 200, description = "The queues.", body = api::JobQueues),
         (status = 400, description = "`validation_failed` (`limit`).", body = api::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled`: the caller is inactive. `insufficient_role`: the caller lacks `system:admin` (admin only).", body = api::Problem, content_type = "application/problem+json"),
+        // The shared failure rows and extensions end every responses table the same way (profile.rs, tasks.rs).
         api::AuthenticatedFailures,
     ),
     extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),

@@ -11,6 +11,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use taskify_core::profile::ProfileUpdate as Update;
 
+// Same annotated-handler shape as the other handlers (cache.rs, admin.rs): one #[utoipa::path] per route with its own
+// statuses.
 #[utoipa::path(
     get,
     path = "/api/v1/users/profile",
@@ -31,6 +33,7 @@ pub async fn own(State(state): State<AppState>, caller: Caller<ProfileRead>) -> 
     if let Value::Object(map) = &mut body {
         map.insert("permissions".into(), json!(permissions));
     }
+    // Same handler tail as update_profile below and auth.rs: reply, then the next route's own annotation.
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -46,6 +49,8 @@ pub async fn own(State(state): State<AppState>, caller: Caller<ProfileRead>) -> 
         (status = 200, description = "Updated.", body = api::ProfileUpdateResponse),
         (status = 400, description = "`invalid_request` or `validation_failed` (`is not allowed` per foreign member; `current_password`: `is incorrect`; password rules).", body = api::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `profile:update`.", body = api::Problem, content_type = "application/problem+json"),
+        // Per-route responses/extensions, same shape as jobs.rs and tasks.rs: each operation states its own
+        // x-permission.
         api::AuthenticatedFailures,
     ),
     extensions(("x-permission" = json!("profile:update")), ("x-rate-limit-class" = json!("api"))),
@@ -63,6 +68,7 @@ pub async fn update(
     {
         map.extend(extra);
     }
+    // Same handler tail as get_profile above: reply, then the next route's own annotation.
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -73,6 +79,8 @@ pub async fn update(
     tag = "Profile",
     summary = "Get a user's profile",
     description = "Allowed for the user themself, or a caller holding `profile:read` at scope `all`. Decided before the lookup, so a non-privileged caller gets 403 even for an id that does not exist.",
+    // The responses table repeats per route on purpose (admin.rs, tasks.rs): each operation names its own 400/403/404
+    // wording.
     params(api::UserPath),
     responses(
         (status = 200, description = "The user.", body = api::User),

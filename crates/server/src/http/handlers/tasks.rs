@@ -207,6 +207,8 @@ pub async fn delete(
     Ok(no_content())
 }
 
+// Same annotated-handler shape as list_user_tasks below and the other handlers: one #[utoipa::path] per route with its
+// own statuses.
 #[utoipa::path(
     get,
     path = "/api/v1/tasks",
@@ -220,6 +222,8 @@ pub async fn delete(
         (status = 400, description = "`validation_failed`, with each bad parameter as a field.", body = api::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_disabled`: the caller is inactive. `missing_permission`: no active role grants `task:read`. `forbidden`: only through `user_id`, when the caller may not read that user's tasks.", body = api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found` (`User not found`): only through `user_id`.", body = api::Problem, content_type = "application/problem+json"),
+        // Per-route responses/extensions, same shape as jobs.rs and profile.rs: each operation states its own
+        // x-permission.
         api::AuthenticatedFailures,
     ),
     extensions(("x-permission" = json!("task:read")), ("x-rate-limit-class" = json!("api"))),
@@ -234,6 +238,7 @@ pub async fn list(
     Ok(task_page(&page))
 }
 
+// Same annotated-handler shape as list_tasks above: one #[utoipa::path] per route with its own statuses.
 #[utoipa::path(
     get,
     path = "/api/v1/users/{user_id}/tasks",
@@ -271,6 +276,8 @@ pub async fn of_user(
     tag = "Task attributes",
     summary = "List a task's attributes",
     description = "Resource attributes of a task (for example `required_clearance`). Admin only.",
+    // The responses table repeats per route on purpose (profile.rs, admin.rs): each operation names its own 400/403/404
+    // wording.
     params(api::TaskPath),
     responses(
         (status = 200, description = "The attributes.", body = api::TaskAttributeList),
@@ -279,6 +286,7 @@ pub async fn of_user(
         (status = 404, description = "`not_found` (`Task not found`).", body = api::Problem, content_type = "application/problem+json"),
         api::AuthenticatedFailures,
     ),
+    // Same extensions and signature shape as cache.rs `evict`: per-route facts, stated at each route.
     extensions(("x-permission" = json!("system:admin")), ("x-rate-limit-class" = json!("api"))),
 )]
 pub async fn attributes(
@@ -288,6 +296,8 @@ pub async fn attributes(
 ) -> ApiResult<Response> {
     let id = parse_id(&id, INVALID_TASK_ID)?;
     let list = state.services.admin.attributes(&caller.principal, AttributeOwner::Task(id), &caller.ctx).await?;
+    // Ends like the user twin in admin.rs `attributes` (owner Task here, User there); the service call is the shared
+    // part, the routes and permissions differ.
     Ok(json(StatusCode::OK, &json!({ "task_id": id, "attributes": list })))
 }
 
@@ -318,6 +328,8 @@ pub async fn put_attribute(
 ) -> ApiResult<Response> {
     let id = parse_id(&id, INVALID_TASK_ID)?;
     let input = AttributeInput::from_json(body, &key, &["required_clearance"], &[])?;
+    // Same body as admin.rs put_attribute/delete_attribute with AttributeOwner::Task: separate routes with their own
+    // permission and allowed keys; the shared logic lives in services.admin.
     let (attribute, created) = state
         .services
         .admin

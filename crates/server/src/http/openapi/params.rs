@@ -305,6 +305,8 @@ impl ToSchema for OrderSchema {}
 pub struct PageSchema;
 
 impl PartialSchema for PageSchema {
+    // One hand-written schema per parameter, same builder shape as the others in this file (see the doc above: derive
+    // cannot state these bounds).
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
@@ -355,6 +357,8 @@ impl ToSchema for UserSortBySchema {}
 pub struct AuditResourceFilterSchema;
 
 impl PartialSchema for AuditResourceFilterSchema {
+    // Same hand-written string schema shape as the other parameters here and schemas/cache.rs CacheKey: each states its
+    // own bounds.
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -420,6 +424,8 @@ impl ToSchema for JobsLimitSchema {}
 pub struct DlqLimitSchema;
 
 impl PartialSchema for DlqLimitSchema {
+    // Same hand-written integer schema shape as PageSchema/JobsLimitSchema: each parameter has its own bounds and
+    // default.
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::Integer)

@@ -38,6 +38,7 @@ impl<'r> ToResponse<'r> for Unauthorized {
     }
 }
 
+// One ToResponse per shared error response, same shape as the others in this file: each names its own code and status.
 /// payload_too_large.
 pub struct PayloadTooLarge;
 
@@ -77,6 +78,7 @@ impl<'r> ToResponse<'r> for RateLimited {
     }
 }
 
+// Same ToResponse shape as PayloadTooLarge above: each names its own code and status.
 /// internal_error.
 pub struct InternalError;
 

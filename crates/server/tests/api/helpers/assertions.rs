@@ -129,6 +129,7 @@ pub fn string_at(value: &Value, pointer: &str) -> String {
 
 /// The ids of the `tasks` of a list body.
 pub fn task_ids(list: &Value) -> Vec<String> {
+    // Same extraction chain as administration.rs usernames (over `tasks` here): two short readers of two list bodies.
     list["tasks"]
         .as_array()
         .unwrap_or_else(|| panic!("no tasks array in {list}"))

@@ -49,6 +49,8 @@ pub const ADMIN_PERMISSIONS: [&str; 17] = [
 
 /// The six security headers of docs/http-contract.md#security-headers, with their exact values.
 pub const SECURITY_HEADERS: [(&str, &str); 6] = [
+    // Kept apart from src/http/layers.rs on purpose: the tests check the served headers against the contract, not
+    // against the server's own constant.
     ("strict-transport-security", "max-age=63072000; includeSubDomains"),
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),

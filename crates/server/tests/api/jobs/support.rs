@@ -183,6 +183,8 @@ pub(super) fn listed_priorities(body: &Value, name: &str) -> Vec<i64> {
 /// Asserts a 400 problem (`invalid_request` or `validation_failed`, the design leaving the choice
 /// open for these inputs) whose `errors` name `field`, and returns it.
 pub(super) async fn assert_bad_request(response: Response, field: &str) -> Value {
+    // Starts like administration.rs assert_bad_request, but checks type and the field error where that one checks
+    // status and request_id: each suite asserts its own facts.
     let path = response.url().path().to_owned();
     let (headers, body) = body_text(response, StatusCode::BAD_REQUEST).await;
     let content_type = header(&headers, "content-type").unwrap_or_default();

@@ -84,6 +84,8 @@ pub struct AttributePutRequest {
     expires_at: Option<DateTime<Utc>>,
 }
 
+// One small enum helper per property, like those in common.rs and the other schemas/*.rs files: the values differ and
+// are the contract.
 fn attribute_source() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some([
         json!("registration"),

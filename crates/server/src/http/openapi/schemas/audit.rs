@@ -70,6 +70,7 @@ pub struct AuditLogPage {
     total_capped: Option<serde_json::Value>,
 }
 
+// One small enum helper per property, like those in common.rs: the values differ and are the contract.
 fn audit_entry_resource() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some([
         json!("task"),

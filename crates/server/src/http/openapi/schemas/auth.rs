@@ -36,6 +36,8 @@ pub struct RegisterRequest {
         pattern = r#"^[^\u0000-\u001F\u007F]*[^\s\u0000-\u001F\u007F][^\u0000-\u001F\u007F]*$"#
     )]
     first_name: String,
+    // The single-line, not-blank text pattern, stated per field as in tasks.rs: a #[schema] attribute takes the
+    // literal, so each field carries it.
     /// Trimmed; single line; not blank.
     #[schema(
         min_length = 1,
@@ -102,6 +104,8 @@ pub struct LogoutRequest {
     refresh_token: String,
 }
 
+// One small const-schema helper per property, like those in jobs.rs and users.rs: the values differ and are the
+// contract.
 fn register_response_message() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)

@@ -127,6 +127,8 @@ impl PartialSchema for CacheEvictResponse {
         #[allow(deprecated)] // `example`: the document has always carried it (OpenAPI 3.0 style)
         OneOfBuilder::new()
             .item(
+                // The two oneOf branches (`key` below, `pattern` next) share a shape: they are the two bodies evict can
+                // answer, each with its own const message.
                 ObjectBuilder::new()
                     .schema_type(Type::Object)
                     .required("status")
@@ -147,6 +149,7 @@ impl PartialSchema for CacheEvictResponse {
                     .property("key", ObjectBuilder::new().schema_type(Type::String)),
             )
             .item(
+                // Same shape as the `key` branch above, for a glob: its own required member and const message.
                 ObjectBuilder::new()
                     .schema_type(Type::Object)
                     .required("status")
@@ -176,11 +179,15 @@ impl PartialSchema for CacheEvictResponse {
 /// Named after the type: `#/components/schemas/CacheEvictResponse`.
 impl ToSchema for CacheEvictResponse {}
 
+// A schema-only unit type with a hand-written PartialSchema, the same shape as the others in schemas/*.rs (users.rs
+// ProfileUpdateRequest): derive cannot state these keywords.
 /// A logical cache key: 1–512 characters, without whitespace or control characters.
 #[derive(Serialize)]
 pub struct CacheKey;
 
 impl PartialSchema for CacheKey {
+    // Same hand-written string schema shape as CacheKeyPattern below and the parameters in openapi/params.rs: derive
+    // cannot state the pattern and examples.
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -207,6 +214,8 @@ impl PartialSchema for WritableCacheKey {
             .item(ObjectBuilder::new()
                 .schema_type(SchemaType::AnyValue)
                 .extensions(Some(keywords(json!({"not": {"pattern": "^(task:|tasks_paginated:|principal:|user:|revoked:)"}})))))
+            // Ends like every hand-written schema in schemas/*.rs (description, then the named ToSchema impl): one
+            // component per type.
             .description(Some("A cache key outside the reserved application prefixes `task:`, `tasks_paginated:`, `principal:`, `user:` and `revoked:` (400 `validation_failed`, `key uses a reserved prefix`).")).into()
     }
 }
@@ -386,6 +395,8 @@ fn cache_stats_cache() -> impl Into<RefOr<Schema>> {
                 .description(Some("Redis. Without Redis, only `enabled` and `connected` (both false). The `INFO` figures are left out when Redis does not answer.")))
 }
 
+// One small enum/const helper per property, like those in common.rs and users.rs: the values differ and are the
+// contract.
 fn cache_health_status() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some([json!("healthy"), json!("degraded")]))
 }
@@ -404,6 +415,7 @@ fn cache_clear_response_l1_cleared() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::Boolean).extensions(Some(keywords(json!({"const": true}))))
 }
 
+// One small const helper per property, like those in users.rs and jobs.rs: the values differ and are the contract.
 fn cache_warm_response_status() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).extensions(Some(keywords(json!({"const": "success"}))))
 }

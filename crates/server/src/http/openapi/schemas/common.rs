@@ -94,6 +94,7 @@ pub struct Liveness {
     uptime_seconds: i64,
 }
 
+// One small enum helper per property, like those in audit.rs and attributes.rs: the values differ and are the contract.
 fn problem_error() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some([
         json!("invalid_request"),
@@ -124,6 +125,8 @@ fn problem_error() -> impl Into<RefOr<Schema>> {
     ]))
 }
 
+// One small enum helper per property (status, database, checks), same shape as attributes.rs and cache.rs: the values
+// differ.
 fn health_report_status() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some([
         json!("healthy"),
@@ -136,6 +139,7 @@ fn health_report_service() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).extensions(Some(keywords(json!({"const": "task-manager-backend"}))))
 }
 
+// Same enum-helper shape as health_report_status above, for the database member.
 fn health_report_database() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some([json!("up"), json!("down")]))
 }
@@ -145,6 +149,7 @@ fn health_report_redis() -> impl Into<RefOr<Schema>> {
 }
 
 fn health_report_checks() -> impl Into<RefOr<Schema>> {
+    // Hand-built object schema, same builder shape as users.rs UserPatchRequest: derive cannot state these constraints.
     ObjectBuilder::new()
         .schema_type(Type::Object)
         .property(

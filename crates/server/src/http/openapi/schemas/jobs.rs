@@ -39,6 +39,8 @@ impl PartialSchema for JobTtlInput {
                 .pattern(Some(r#"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$"#))
                 .description(Some("Units `ns`, `us`, `ms`, `s`, `m` and `h`, combinable."))
                 .examples([json!("15m"), json!("1h30m"), json!("90s"), json!("1500ms")]))
+            // Ends like every hand-written schema in schemas/*.rs (description, then the named ToSchema impl): one
+            // component per type.
             .description(Some("A job TTL in a request: an integer number of nanoseconds, or a duration string. 0, `null` or absent means the endpoint's default. A result outside 1 s to 30 days, a negative number or an unparsable string answers 400 `validation_failed`. Kept to millisecond precision.")).into()
     }
 }
@@ -362,6 +364,7 @@ fn job_accepted_queue() -> impl Into<RefOr<Schema>> {
         .description(Some("Where the routing rules put the job."))
 }
 
+// One const-message helper per job kind (warmup, scheduled, validation): each accepted response has its own message.
 fn warmup_job_accepted_message() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -374,12 +377,14 @@ fn batch_job_accepted_message() -> impl Into<RefOr<Schema>> {
         .extensions(Some(keywords(json!({"const": "Batch job enqueued successfully"}))))
 }
 
+// Same const-message helper as warmup's above, for the scheduled job.
 fn scheduled_job_accepted_message() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .extensions(Some(keywords(json!({"const": "Scheduled job enqueued successfully"}))))
 }
 
+// Same const-message helper as warmup's above, for the validation job (also like auth.rs and users.rs message helpers).
 fn validation_job_accepted_message() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)

@@ -85,6 +85,8 @@ pub struct TaskPage {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"title": "Test Task", "description": "Testing the API", "status": "pending", "priority": "medium"}))]
 pub struct TaskCreateRequest {
+    // The single-line, not-blank text pattern, stated per field as in auth.rs: a #[schema] attribute takes the literal,
+    // so each field carries it.
     /// Trimmed; single line (no U+0000–U+001F or U+007F); not blank.
     #[schema(
         min_length = 1,

@@ -108,6 +108,8 @@ pub struct UserPage {
     total_pages: i64,
 }
 
+// A schema-only unit type with a hand-written PartialSchema, the same shape as the others in schemas/*.rs (cache.rs
+// CacheKey): derive cannot state the allow-list.
 /// Allow-list: any other member (`email`, `username`, `department`, `is_active`, `role`, …) answers 400 `validation_failed` with `is not allowed` for each, and nothing is written. A password change needs both `current_password` and `new_password`.
 #[derive(Serialize)]
 pub struct ProfileUpdateRequest;
@@ -181,6 +183,8 @@ pub struct UserPatchRequest;
 
 impl PartialSchema for UserPatchRequest {
     fn schema() -> RefOr<Schema> {
+        // Hand-built object schema, one .property per patchable member (same builder shape as common.rs health checks):
+        // derive cannot state the allow-list.
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .property(
@@ -189,6 +193,8 @@ impl PartialSchema for UserPatchRequest {
                     .schema_type(Type::Boolean)
                     .description(Some("Deactivation takes effect on the user's next request; tokens are kept.")),
             )
+            // `department` and `position` share one shape on purpose: both are clearable single-line strings of at most
+            // 100.
             .property(
                 "department",
                 ObjectBuilder::new()
@@ -270,6 +276,8 @@ pub struct RoleAssignResponse {
     expires_at: Option<DateTime<Utc>>,
 }
 
+// One small const helper per property, like those in auth.rs, jobs.rs and cache.rs: the values differ and are the
+// contract.
 fn profile_update_response_message() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)
