@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 /// A seeded manager (docs/data-model.md#seed-data) with the attributes registration gives.
 fn manager() -> Principal {
+    // The seeded manager grants, as in tests/common/mod.rs `MANAGER`: a bench target cannot import
+    // the integration tests' module.
     let grants = [
         ("profile:read", Scope::Own),
         ("profile:update", Scope::Own),

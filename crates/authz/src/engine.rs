@@ -44,6 +44,8 @@ impl PolicyEngine {
         self.policies.policies().map(|p| AsRef::<str>::as_ref(p.id()))
     }
 
+    // Same parameter list as `decide_fresh` below, on purpose: the memoised and the uncached entry
+    // points take exactly the same inputs, so tests and benches compare them.
     /// Decides whether `principal` may perform `action` (`resource:action`) on `resource`.
     ///
     /// Never fails: an entity that cannot be built or a policy that errors during evaluation
@@ -70,6 +72,7 @@ impl PolicyEngine {
         decision
     }
 
+    // Same signature as `decide` above, on purpose (see there).
     /// [`decide`](Self::decide) without the memo: always asks Cedar (tests and benchmarks
     /// compare the two).
     pub fn decide_fresh(
@@ -214,6 +217,9 @@ mod tests {
     #[test]
     fn every_action_of_the_permission_table_is_declared() {
         let engine = PolicyEngine::default_policies().expect("default policies");
+        // The seed table's actions again, as in tests/common/mod.rs `ACTIONS`: a unit test cannot
+        // use the integration tests' module, and this literal is the reference the declared actions
+        // are checked against.
         let actions = [
             "profile:read",
             "profile:update",

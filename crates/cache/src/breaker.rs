@@ -395,6 +395,9 @@ mod tests {
         assert!(b.try_acquire().is_err());
         clock.advance(Duration::from_secs(29));
         assert!(b.try_acquire().is_err());
+        // The 30 s open window step by step, as in
+        // `a_failure_in_half_open_reopens_and_restarts_the_timeout`: each test spells out the clock
+        // it relies on.
         assert_eq!(b.state(), BreakerState::Open);
         clock.advance(Duration::from_secs(1));
         assert_eq!(b.state(), BreakerState::HalfOpen);
@@ -430,6 +433,8 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
         assert_eq!(b.times_opened(), 2);
         clock.advance(Duration::from_secs(29));
+        // The same 30 s window as in `open_breaker_skips_calls_until_the_timeout`: re-opening
+        // restarts that timer.
         assert_eq!(b.state(), BreakerState::Open);
         clock.advance(Duration::from_secs(1));
         assert_eq!(b.state(), BreakerState::HalfOpen);

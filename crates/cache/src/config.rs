@@ -121,6 +121,8 @@ impl RedisConfig {
 impl fmt::Debug for RedisConfig {
     // The URL may carry a password: never print it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Field by field like the other config Debug impls (core's CoreConfig): each field listed
+        // by choice so secrets stay redacted.
         f.debug_struct("RedisConfig")
             .field("url", &redact_url(&self.url))
             .field("dial_timeout", &self.dial_timeout)

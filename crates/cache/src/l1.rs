@@ -35,6 +35,9 @@ pub(crate) struct Entry {
     pub data: Option<Bytes>,
     pub version: Option<i64>,
     pub filled_at: Instant,
+    // The struct's tail and its hand-written Debug below have the shape of
+    // server/src/config/mod.rs's Debug by coincidence: Debug is spelled out here to show the
+    // decoded slot as a flag.
     /// Lifetime in L1 (already capped by `CACHE_L1_TTL`).
     pub ttl: Duration,
     /// Shared by every clone of this entry handed out by moka.

@@ -118,6 +118,8 @@ impl RedisHandle {
     {
         let permit = self.shared.breaker.try_acquire().map_err(|_| RedisCallError::Skipped)?;
         let limit = self.timeout(kind);
+        // Every arm reports its outcome to the breaker and the up flag before mapping the result;
+        // the arms look alike on purpose so each outcome's verdict reads on its own.
         match tokio::time::timeout(limit, f(self.shared.connection.clone())).await {
             Err(_) => {
                 permit.failure();
@@ -129,6 +131,8 @@ impl RedisHandle {
                 self.set_up(true);
                 Ok(value)
             }
+            // Same failure bookkeeping as the timeout arm above: a transport error counts against
+            // the breaker.
             Ok(Err(e)) if is_transport_error(&e) => {
                 permit.failure();
                 self.set_up(false);

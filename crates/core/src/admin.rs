@@ -182,6 +182,8 @@ pub fn user_list_query(query: &QueryInput) -> CoreResult<UserListQuery> {
         v.check("role", check_line(r, 1, 50));
         r.to_owned()
     });
+    // Same sortBy/order/page tail as the task list query (core/src/tasks/input.rs): each list
+    // parses its own sort enum with its own message.
     let sort_by = query.get("sortBy").map_or(UserSort::CreatedAt, |raw| {
         UserSort::parse(raw).unwrap_or_else(|| {
             v.add("sortBy", "must be one of created_at, username, email, last_login_at");

@@ -288,6 +288,7 @@ fn marked_context(reason: &str, original: Option<&Value>, minimal: bool) -> Valu
     Value::Object(context)
 }
 
+// Field by field on purpose, like `minimal` below (see its doc): every column is a visible choice.
 /// `row` with every text escaped and capped at its column width and the context bounded.
 fn sanitized(row: &AuditEntry, reason: &str) -> AuditEntry {
     AuditEntry {
@@ -309,6 +310,7 @@ fn sanitized(row: &AuditEntry, reason: &str) -> AuditEntry {
     }
 }
 
+// Repeats `sanitized` above field by field on purpose (see the doc below).
 /// `row` reduced to what the server itself decided: nothing a request sent survives. Spelled out
 /// field by field like [`sanitized`] on purpose: every column is a visible choice (kept, capped
 /// or dropped), and a new column fails to compile here until someone decides.
@@ -386,6 +388,8 @@ mod tests {
     }
 
     fn row(i: usize) -> AuditEntry {
+        // A complete row spelled out, as server/tests/api/hardening_audit.rs does for its rows:
+        // this unit test cannot reach the server's test helpers, and a literal shows every column.
         AuditEntry {
             id: Uuid::now_v7(),
             timestamp: taskify_domain::time::now(),

@@ -74,6 +74,8 @@ pub struct CoreConfig {
 
 impl std::fmt::Debug for CoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Field by field like taskify_cache's RedisConfig Debug: each field listed by choice so the
+        // secret stays redacted.
         f.debug_struct("CoreConfig")
             .field("jwt_secret", &"<redacted>")
             .field("access_token_ttl", &self.access_token_ttl)

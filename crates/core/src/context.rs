@@ -4,6 +4,8 @@
 /// Request facts recorded in audit rows (docs/authorization.md#audit) and refresh-token rows.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
+    // Plain request facts; the run of optional strings matches store's RefreshToken by shape only
+    // (different data).
     pub request_id: String,
     /// The client IP after `TRUSTED_PROXIES` processing (docs/http-contract.md#rate-limits).
     pub client_ip: Option<String>,

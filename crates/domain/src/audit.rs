@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+// A table of caps, one const per column; `context_limits` below has the same shape for the context
+// JSON.
 /// Widths of the audit columns, in characters: the `VARCHAR(n)` of the PostgreSQL schema (SQLite
 /// does not enforce them, so the writer must). `reason` is `TEXT`; its cap keeps rows bounded.
 pub mod width {
@@ -22,6 +24,7 @@ pub mod width {
     pub const PATH: usize = 2048;
 }
 
+// Same table shape as `width` above, for the context JSON.
 /// Caps on the `context` JSON of one audit row. A request's query string lands there, so without
 /// them one request could write an arbitrarily large row.
 pub mod context_limits {
@@ -135,6 +138,8 @@ pub struct AuditEntry {
     #[serde(with = "serde_micros")]
     pub timestamp: Timestamp,
     pub user_id: Option<Uuid>,
+    // The audit table's columns. Optional-text runs like this recur in other row and query types
+    // (store's RefreshToken, TaskListQuery): same shape, different data.
     /// `resource:action`, e.g. `task:update` or `auth:login`.
     pub action: String,
     pub resource: String,
@@ -154,6 +159,8 @@ pub struct AuditEntry {
 /// An entry before it has been written; the same shape.
 pub type NewAuditEntry = AuditEntry;
 
+// Query structs (this, TaskListQuery, UserListQuery) share the filters-then-order-then-page shape
+// by design: each is its own endpoint's validated query.
 /// A validated `GET /audit-logs` query. `from` is inclusive, `to` exclusive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditQuery {

@@ -84,6 +84,9 @@ pub struct PrincipalAttribute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Principal {
     pub user_id: Uuid,
+    // The profile fields again, as in domain::User, store's NewUser/UserRow and core's
+    // Registration: this is the token principal's own view, so the types are not shared. (The
+    // Report of server/tests/cluster/load.rs matches by shape only.)
     pub username: String,
     pub active: bool,
     pub deleted: bool,

@@ -91,6 +91,8 @@ metric_table! {
     /// Successful executions.
     CACHE_JOBS_PROCESSED_TOTAL = "cache_jobs_processed_total", Counter, ["type", "queue"],
         "Cache-warming jobs completed by type and queue.";
+    // Rows of the metric table share one shape by design (name, kind, labels, help; see the module
+    // doc).
     /// Failed executions (each attempt).
     CACHE_JOBS_FAILED_TOTAL = "cache_jobs_failed_total", Counter, ["type", "queue"],
         "Failed cache-warming job attempts by type and queue.";
@@ -131,6 +133,7 @@ metric_table! {
     /// Failed audit INSERTs: retried ones and refused ones.
     AUDIT_WRITE_ERRORS_TOTAL = "audit_write_errors_total", Counter, [],
         "Failed audit writes: retried, or refused and isolated.";
+    // Same row shape as every metric of this table (see the module doc).
     /// Rows the database refused, stored in their sanitised form instead.
     AUDIT_ROWS_SANITIZED_TOTAL = "audit_rows_sanitized_total", Counter, [],
         "Audit rows the database refused, stored sanitised (context.sanitized).";

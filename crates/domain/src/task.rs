@@ -80,6 +80,8 @@ impl Default for TaskPriority {
     }
 }
 
+// Optional-field change set, the same shape as the list queries below and in user.rs: plain data,
+// one field per column.
 /// The members present in a `PUT /tasks/{id}` body; `None` leaves a field unchanged.
 /// `due_date: Some(None)` clears the due date. An empty description clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -151,6 +153,8 @@ pub enum Visibility {
     All,
 }
 
+// Same filters-then-order-then-page shape as UserListQuery and AuditQuery: each is its own
+// endpoint's validated query.
 /// A validated task list query. `owner` restricts to one owner (`user_id` / `/users/{id}/tasks`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskListQuery {

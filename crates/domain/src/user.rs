@@ -9,6 +9,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: Uuid,
+    // The profile fields, also in store's NewUser/UserRow, core's Registration and the token
+    // Principal: each layer has its own type, so they are not shared. (The Report of
+    // server/tests/cluster/load.rs matches by shape only.)
     pub username: String,
     pub email: String,
     pub first_name: String,
@@ -85,6 +88,8 @@ impl UserSort {
     }
 }
 
+// Same filters-then-order-then-page shape as TaskListQuery and AuditQuery: each is its own
+// endpoint's validated query.
 /// A validated `GET /users` query. Deleted users are never listed.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserListQuery {

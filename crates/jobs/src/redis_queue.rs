@@ -87,6 +87,8 @@ pub struct RedisSizes {
     pub ready: u64,
     /// `ZCARD cache_jobs_delayed`.
     pub delayed: u64,
+    // Plain counts; the run of fields up to `Peek` matches store's Credentials by shape only
+    // (different data).
     /// `ZCARD cache_jobs_processing`.
     pub processing: u64,
     /// `LLEN cache_jobs_dlq`.
@@ -200,6 +202,8 @@ impl RedisQueue {
 
     /// promote: moves up to `limit` due jobs from delayed to ready. Returns how many moved.
     pub async fn promote(&self, limit: usize) -> Result<u64, RedisCallError> {
+        // Same frame as every queue operation here (script, keys, now, `self.run` with one Lua
+        // invocation): only each script's KEYS/ARGV differ, and those are the point of each method.
         let script = &self.inner.scripts.promote;
         let keys = &self.inner.keys;
         let now = Utc::now().timestamp_millis();
@@ -299,6 +303,7 @@ impl RedisQueue {
     /// release: hands an interrupted job back to ready (lease removed, the started attempt given
     /// back). `false` when the lease is no longer this document's.
     pub async fn release(&self, document: &str) -> Result<bool, RedisCallError> {
+        // The per-operation script frame again (see `promote`).
         let script = &self.inner.scripts.release;
         let keys = &self.inner.keys;
         let now = Utc::now().timestamp_millis();

@@ -153,6 +153,8 @@ pub(crate) const ACK: &str = r#"
 return redis.call('ZREM', KEYS[1], ARGV[1])
 "#;
 
+// RETRY and RELEASE open alike on purpose (see the doc below): each is one atomic script, so the
+// lease check is written out in both.
 /// The lease-ending scripts (retry, release) share their opening on purpose: each must be one
 /// atomic script, so "drop the lease if it is still ours" cannot be a separate call.
 ///
@@ -224,6 +226,8 @@ if #dead > 0 then redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1) end
 return {requeued, discarded, dead}
 "#;
 
+// Opens like RETRY above, on purpose: dropping the lease must be in the same atomic script (see
+// RETRY's doc).
 /// release (graceful shutdown, docs/operations.md#graceful-shutdown the job stop). KEYS: processing, ready. ARGV: the claimed
 /// document, now ms. Hands an interrupted job back: removes the lease, gives back the attempt
 /// it had started (`attempts - 1`, not below 0) and adds it to ready. Returns 1, or 0 when the

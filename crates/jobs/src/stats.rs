@@ -18,6 +18,7 @@ pub struct QueueSizes {
     /// Jobs in this instance's local queue: ready plus delayed (retries, scheduled jobs held
     /// while Redis is unavailable).
     pub local: u64,
+    // Optional per-queue counts; the shape matches store's RefreshToken tail by coincidence only.
     /// `cache_jobs`.
     pub redis_immediate: Option<u64>,
     /// `cache_jobs_delayed`.

@@ -55,6 +55,8 @@ impl Store {
     /// All attributes of the owner, expired ones included (`active` computed against `now`),
     /// ordered by key.
     pub async fn list_attributes(&self, owner: AttributeOwner, now: Timestamp) -> StoreResult<Vec<Attribute>> {
+        // Same owner-scoped SELECT as the single-key read below: the two queries differ in their
+        // filter and result, so each builds its own SQL.
         let o = owner_sql(owner);
         let sql = format!(
             "SELECT {ATTRIBUTE_COLUMNS} FROM (SELECT * FROM {table} WHERE {filter}) a ORDER BY a.key",
@@ -74,6 +76,7 @@ impl Store {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<Option<Attribute>> {
+        // Same owner-scoped SELECT as `list_attributes` above, narrowed to one key.
         let o = owner_sql(owner);
         let sql = format!(
             "SELECT {ATTRIBUTE_COLUMNS} FROM (SELECT * FROM {table} WHERE {filter} AND key = $2) a",
@@ -97,6 +100,8 @@ impl Store {
         let o = owner_sql(owner);
         let new_id = Uuid::now_v7();
         let (row_id, created_at): (DbUuid, DbTime) = on_db!(&self.db, |pool, _d| {
+            // The same attribute binds as `insert_user` in users.rs: one bind per column of the
+            // attribute tables, kept at each query.
             sqlx::query_as(o.upsert)
                 .bind(DbUuid(new_id))
                 .bind(DbUuid(o.id))

@@ -204,6 +204,8 @@ fn audit_filter(query: &AuditQuery) -> (String, Params) {
     if let Some(to) = query.to {
         clauses.push(format!("\"timestamp\" < {}", params.push(Param::Time(to))));
     }
+    // One `if let` per optional filter, like the dynamic SET/WHERE builders of tasks.rs and
+    // user_admin.rs: each line names its own column and Param kind.
     if let Some(user_id) = query.user_id {
         clauses.push(format!("user_id = {}", params.push(Param::Uuid(user_id))));
     }

@@ -43,6 +43,8 @@ impl Store {
     ) -> StoreResult<IdempotencyBegin> {
         for _ in 0..CLAIM_ATTEMPTS {
             let record: Option<RecordRow> = on_db!(&self.db, |pool, _d| {
+                // Binds the same six values as the take-over UPDATE below (which adds the staleness
+                // bound): both write the same row.
                 let inserted = sqlx::query(
                     "INSERT INTO idempotency_keys \
                          (user_id, key, request_hash, state, created_at, expires_at) \

@@ -119,6 +119,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub id: Uuid,
+    // The users columns, as in domain::User and rows.rs `UserRow`: this is the insert's input (with
+    // the hash), so it stays its own type. (The Report of server/tests/cluster/load.rs matches by
+    // shape only.)
     pub username: String,
     pub email: String,
     pub password_hash: String,
@@ -134,6 +137,7 @@ pub struct NewUser {
 pub struct Credentials {
     pub user_id: Uuid,
     pub password_hash: String,
+    // Plain row fields; the shape matches jobs' queue counts by coincidence only.
     pub is_active: bool,
     pub deleted: bool,
 }
@@ -260,12 +264,15 @@ pub enum IdempotencyBegin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshToken {
     pub id: Uuid,
+    // The refresh_tokens columns, one field each; runs of optional fields like these recur in other
+    // row types (AuditEntry, RequestContext, jobs' stats) by shape only.
     pub user_id: Uuid,
     pub family_id: Uuid,
     pub parent_id: Option<Uuid>,
     /// Lowercase hex SHA-256 of the token string.
     pub token_hash: String,
     pub access_jti: Option<Uuid>,
+    // (Shape shared with other row types, see the top of this struct.)
     /// The `exp` of the access token issued with this row. Revocations use it rather than the
     /// current `ACCESS_TOKEN_TTL`, which may have been lowered since. `None` (rows written
     /// without it) falls back to `issued_at` plus the current TTL.

@@ -54,6 +54,8 @@ impl Store {
     /// normalised department, `tokens_valid_after`. `None` when the user row does not exist.
     pub async fn load_principal(&self, id: Uuid, now: Timestamp) -> StoreResult<Option<Principal>> {
         let loaded = on_db!(&self.db, |pool, _d| {
+            // Same fetch-one-row-by-id then match shape as `get_task` in tasks.rs: each query
+            // decodes its own row type.
             let user: Option<PrincipalRow> = sqlx::query_as(
                 "SELECT username, is_active, deleted_at, department, tokens_valid_after \
                  FROM users WHERE id = $1",

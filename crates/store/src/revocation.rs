@@ -18,6 +18,7 @@ pub(crate) enum RevokeScope {
 
 /// Operations on an open transaction's connection, implemented for both backends.
 pub(crate) trait Revocation {
+    // The signature is repeated in `impl_revocation!` below, which implements it for both backends.
     /// Sets `revoked_at` / `revoke_reason` on the unrevoked tokens of `scope` and records in
     /// `revoked_access_tokens` each access jti whose token has not expired yet, until that
     /// token's own expiry (`access_expires_at`; `issued_at + access_ttl` for rows written
@@ -88,6 +89,7 @@ fn scope_sql(scope: RevokeScope) -> (Uuid, ScopeSql) {
 macro_rules! impl_revocation {
     ($conn:ty, lock_user = $lock_user:expr) => {
         impl Revocation for $conn {
+            // The trait's signature again: this macro implements it once per backend connection.
             async fn revoke_refresh_tokens(
                 &mut self,
                 scope: RevokeScope,

@@ -22,6 +22,8 @@ pub(crate) const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     pub id: DbUuid,
+    // The users columns, as in domain::User and store's NewUser: this is the database row, decoded
+    // with sqlx types, so it stays its own type.
     pub username: String,
     pub email: String,
     pub first_name: String,
@@ -77,6 +79,8 @@ fn sort_assignments(assignments: &mut [RoleAssignment]) {
 /// An active role assignment with its owner, for batch loading.
 #[derive(sqlx::FromRow)]
 pub(crate) struct AssignmentRow {
+    // A plain row of user_roles; its shape matches core's Registration and the cluster load test by
+    // coincidence only.
     pub user_id: DbUuid,
     pub role: String,
     pub assigned_at: DbTime,

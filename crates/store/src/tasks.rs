@@ -77,6 +77,8 @@ impl Store {
     /// The task with its owner's department / deleted flag and its active attributes.
     pub async fn get_task(&self, id: Uuid, now: Timestamp) -> StoreResult<Option<TaskRecord>> {
         let found = on_db!(&self.db, |pool, _d| {
+            // Same fetch-one-row-by-id then match shape as `load_principal` in principals.rs: each
+            // query decodes its own row type.
             let row: Option<TaskRecordRow> = sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT {TASK_COLUMNS}, u.department AS owner_department, \
                         (u.deleted_at IS NOT NULL) AS owner_deleted \
@@ -136,6 +138,9 @@ impl Store {
         let mut params = Params::new();
         let id_ph = params.push(Param::Uuid(id));
         let mut sets = Vec::new();
+        // One `if let` per optional column, each with its own Param kind: the pattern of every
+        // dynamic SET/WHERE builder here (users.rs, user_admin.rs, audit.rs); a helper would only
+        // move the list.
         if let Some(title) = &changes.title {
             sets.push(format!("title = {}", params.push(Param::Text(title.clone()))));
         }
@@ -291,6 +296,8 @@ fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d
     if let Some(owner) = query.owner {
         clauses.push(format!("t.user_id = {}", params.push(Param::Uuid(owner))));
     }
+    // One `if let` per optional filter, like the other dynamic SET/WHERE builders (see
+    // `update_task`): each line names its own column and Param kind.
     if let Some(status) = query.status {
         clauses.push(format!("t.status = {}", params.push(Param::Text(status.as_str().to_owned()))));
     }

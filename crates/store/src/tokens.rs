@@ -101,6 +101,8 @@ impl Store {
     /// once this commits.
     pub async fn revoke_refresh_family(
         &self,
+        // Same kind of parameters (whose tokens, now, access_ttl) as `change_password` in users.rs:
+        // both are revoking writes through `Revocation`.
         family_id: Uuid,
         reason: &str,
         now: Timestamp,

@@ -27,6 +27,8 @@ pub(crate) struct DbTime(pub Timestamp);
 
 // ------------------------------------------------------------------ PostgreSQL: delegate
 
+// PostgreSQL and SQLite impls mirror each other per type (sqlx needs one impl per database); only
+// the wire type differs.
 impl Type<Postgres> for DbUuid {
     fn type_info() -> PgTypeInfo {
         <Uuid as Type<Postgres>>::type_info()
@@ -71,6 +73,7 @@ impl<'r> Decode<'r, Postgres> for DbTime {
 
 // ------------------------------------------------------------------ SQLite: canonical text
 
+// Mirror of the PostgreSQL impls above (see there), with text as the wire type.
 impl Type<Sqlite> for DbUuid {
     fn type_info() -> SqliteTypeInfo {
         <String as Type<Sqlite>>::type_info()

@@ -60,6 +60,8 @@ impl Store {
         let deactivates = patch.is_active == Some(false);
         let mut params = Params::new();
         let mut sets = Vec::new();
+        // One `if let` per optional column, like the dynamic SET/WHERE builders of users.rs,
+        // tasks.rs and audit.rs: each line names its own column and Param kind.
         if let Some(is_active) = patch.is_active {
             sets.push(format!("is_active = {}", params.push(Param::Bool(is_active))));
         }

@@ -88,6 +88,8 @@ impl Store {
             }
 
             for attribute in attributes {
+                // The same attribute binds as `put_attribute` in attributes.rs: one bind per column
+                // of the attribute tables, kept at each query.
                 sqlx::query(INSERT_USER_ATTRIBUTE)
                     .bind(DbUuid(Uuid::now_v7()))
                     .bind(DbUuid(user.id))
@@ -254,6 +256,8 @@ impl Store {
     /// `revoked_access_tokens`. Returns those jtis.
     pub async fn change_password(
         &self,
+        // Same kind of parameters (whose tokens, now, access_ttl) as `revoke_refresh_family` in
+        // tokens.rs: both are revoking writes through `Revocation`.
         id: Uuid,
         hash: &str,
         now: Timestamp,
@@ -288,6 +292,8 @@ impl Store {
         if let Some(first_name) = &changes.first_name {
             sets.push(format!("first_name = {}", params.push(Param::Text(first_name.clone()))));
         }
+        // One `if let` per optional column, like the other dynamic SET builders (user_admin.rs,
+        // tasks.rs): each line names its own column and Param kind.
         if let Some(last_name) = &changes.last_name {
             sets.push(format!("last_name = {}", params.push(Param::Text(last_name.clone()))));
         }

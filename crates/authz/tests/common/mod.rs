@@ -16,6 +16,8 @@ pub const CONTEXT: DecisionContext<'static> = DecisionContext {
     path: "/api/v1/tasks",
 };
 
+// The same actions as the engine's unit test `every_action_of_the_permission_table_is_declared`
+// (src/engine.rs), which cannot import this module.
 /// Every `resource:action` of docs/data-model.md#seed-data.
 pub const ACTIONS: &[&str] = &[
     "profile:read",
@@ -37,6 +39,8 @@ pub const ACTIONS: &[&str] = &[
     "role:manage",
 ];
 
+// One table per seeded role, each spelled out in full as docs/data-model.md#seed-data lists it:
+// roles share rows, and a shared base would hide what each role gets.
 /// The `user` role's seeded permissions.
 pub const USER: &[(&str, Scope)] = &[
     ("profile:read", Scope::Own),
@@ -47,6 +51,8 @@ pub const USER: &[(&str, Scope)] = &[
     ("task:delete", Scope::Own),
 ];
 
+// Also spelled out in benches/decision.rs `manager()`: the bench target cannot import this test
+// module.
 /// The `manager` role's seeded permissions.
 pub const MANAGER: &[(&str, Scope)] = &[
     ("profile:read", Scope::Own),

@@ -67,6 +67,8 @@ impl Cache {
                             inv.arg(v);
                         }
                         inv.arg(channel).arg(message);
+                        // Same invoke-then-record tail as `invalidate` below: each write path runs
+                        // its own Lua script and records its own Op, so the two stay separate.
                         async move { inv.invoke_async::<redis::Value>(&mut c).await }
                     })
                     .await;
@@ -135,6 +137,8 @@ impl Cache {
                             inv.key(v).key(m);
                         }
                         inv.arg(tomb_ms).arg(r.channel.as_str()).arg(message);
+                        // Same invoke-then-record tail as `write` above, with Op::Delete (see
+                        // there).
                         async move { inv.invoke_async::<redis::Value>(&mut c).await }
                     })
                     .await;

@@ -81,6 +81,8 @@ async fn messages_have_the_spec_shape_on_the_namespace_channel() {
     let parsed: Invalidation =
         serde_json::from_str(r#"{"origin":"x","keys":["k"],"patterns":[],"all":false}"#).expect("spec message parses");
     assert_eq!(parsed.keys, vec!["k".to_owned()]);
+    // Same shutdown-then-fresh-Namespace frame as the scenarios of tests/cache/levels.rs: each test
+    // is self-contained.
     cache.shutdown().await;
 }
 

@@ -38,6 +38,8 @@ async fn a_value_round_trips_through_both_levels_and_l2_holds_the_plain_json() {
     let stats = b.stats();
     assert_eq!(stats.metrics.hits, 2);
     for cache in [a, b, c] {
+        // Each scenario here shuts its caches down and the next starts from a fresh Namespace: the
+        // tests share a frame, not state, so each stays self-contained.
         cache.shutdown().await;
     }
 }
@@ -55,6 +57,8 @@ async fn a_promoted_entry_expires_with_the_remaining_l2_ttl() {
     .await;
     // Promoted with min(PTTL, CACHE_L1_TTL), not with the 5 min L1 TTL.
     assert_eq!(b.get("short").await, None);
+    // Same shutdown-then-fresh-Namespace frame as every scenario in this file (self-contained
+    // tests).
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -83,6 +87,8 @@ async fn concurrent_misses_of_one_key_load_once() {
         assert_eq!(text(r.expect("no error")).as_deref(), Some("loaded"));
     }
     assert_eq!(ns.raw_get(&ns.physical("task:sf")).await.as_deref(), Some("loaded"));
+    // Same shutdown-then-fresh-Namespace frame as the other scenarios; the next test fires
+    // concurrent loaders like this one, for errors instead of success.
     cache.shutdown().await;
 }
 

@@ -49,6 +49,9 @@ pub struct LoginOutcome {
 /// Validated registration fields.
 #[derive(Debug, Clone)]
 pub struct Registration {
+    // The profile fields again, as in domain::User and store's NewUser/UserRow: each layer has its
+    // own type (this one is registration input), so they are not shared. (The Report of
+    // server/tests/cluster/load.rs matches by shape only.)
     pub username: String,
     pub email: String,
     pub password: String,

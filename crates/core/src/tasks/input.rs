@@ -209,6 +209,8 @@ pub fn task_list_query(query: &QueryInput) -> CoreResult<TaskListQuery> {
     let due_before = time_param(&mut v, query, "due_before");
     let q = search_param(&mut v, query, MAX_Q);
     let owner = uuid_param(&mut v, query, "user_id");
+    // Same sortBy/order/page tail as the user list query (core/src/admin.rs): each list parses its
+    // own sort enum with its own message.
     let sort_by = query.get("sortBy").map_or(TaskSort::CreatedAt, |raw| {
         TaskSort::parse(raw).unwrap_or_else(|| {
             v.add("sortBy", "must be one of created_at, updated_at, title, due_date, priority, status");

@@ -34,6 +34,8 @@ async fn warmup_writes_through_both_levels_with_its_ttl() {
     let stats = jobs.stats();
     assert_eq!(stats.local_worker_stats.jobs_processed, 1);
     assert_ne!(stats.local_worker_stats.total_duration, "0s");
+    // Each scenario shuts its workers down and the next starts from a fresh Namespace: the tests
+    // share a frame, not state, so each stays self-contained.
     jobs.shutdown().await;
 }
 
@@ -59,6 +61,8 @@ async fn batch_writes_every_key_on_either_queue() {
         eventually("batch key set", Duration::from_secs(5), || async { ns.l2(&key).await.as_deref() == Some("[1.5]") })
             .await;
     }
+    // Same shutdown-then-fresh-Namespace frame as the other job scenarios (here and in
+    // ordering.rs).
     jobs.shutdown().await;
     redis_only.shutdown().await;
 }
@@ -113,6 +117,7 @@ async fn validation_rewarms_missing_and_mismatched_keys() {
     eventually("validated", Duration::from_secs(5), || async { recorder.len() == before + 1 }).await;
     eventually("settled", Duration::from_secs(5), || async { jobs.stats().processed_jobs == 6 }).await;
     assert_eq!(recorder.len(), before + 1, "no warmup for an equal value");
+    // Same shutdown-then-fresh-Namespace frame as the other job scenarios.
     jobs.shutdown().await;
 }
 
@@ -131,6 +136,8 @@ async fn eviction_removes_a_key_or_every_glob_match() {
         assert_eq!(ns.l2(key).await, None);
     }
     assert_eq!(ns.l2("keep:1").await.as_deref(), Some("1"));
+    // Same shutdown-then-fresh-Namespace frame as the other job scenarios (here and in
+    // failures.rs).
     jobs.shutdown().await;
 }
 

@@ -88,6 +88,8 @@ async fn dlq_entries_can_be_listed_retried_and_purged() {
     assert!(jobs.dlq_purge(DlqSelection::All).await >= 1);
     assert_eq!(jobs.dlq(50, 0).await.total, 0);
     assert_eq!(jobs.dlq_purge(DlqSelection::Ids(vec![id])).await, 0);
+    // Same shutdown-then-fresh-Namespace frame as the job scenarios of effects.rs: each test is
+    // self-contained.
     jobs.shutdown().await;
 }
 

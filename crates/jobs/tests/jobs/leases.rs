@@ -50,6 +50,8 @@ async fn an_expired_lease_in_processing_is_reaped_and_executed() {
         ns.zrange(&keys.processing).await.is_empty()
     })
     .await;
+    // Each scenario shuts its workers down and the next starts from a fresh Namespace (the frame of
+    // effects.rs too): self-contained tests.
     jobs.shutdown().await;
 }
 
@@ -82,6 +84,7 @@ async fn a_job_claimed_by_a_crashed_worker_runs_again_after_its_lease() {
     assert!(ns.zrange(&ns.keys().processing).await.is_empty());
     // The crashed worker's late ack is a no-op.
     assert!(!q.ack(&lost.document).await.expect("ack"));
+    // Same shutdown-then-fresh-Namespace frame as the other lease scenarios.
     jobs.shutdown().await;
     paused.shutdown().await;
 }

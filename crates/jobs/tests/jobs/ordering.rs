@@ -54,6 +54,8 @@ async fn local_jobs_run_by_priority_then_enqueue_order_then_due_time() {
         assert!(s.at >= s.job.process_at, "never before process_at");
     }
     assert_eq!(jobs.stats().local_worker_stats.jobs_processed, 8);
+    // Same shutdown-then-fresh-Namespace frame as the job scenarios of effects.rs: each test is
+    // self-contained.
     jobs.shutdown().await;
 }
 

@@ -105,6 +105,8 @@ async fn migration_lock_holders_take_turns(db: TestDb) {
     assert!(saw_release, "the second holder got the lock only after the first released it");
 }
 
+// One thin test per backend around the shared scenario above: the same body runs on SQLite and on
+// PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_lock_holders_take_turns_sqlite() {
     migration_lock_holders_take_turns(TestDb::sqlite(false).await).await;
@@ -147,6 +149,7 @@ fn migration_files(db: &TestDb) -> i64 {
     i64::try_from(count).expect("a small count")
 }
 
+// One thin test per backend around the shared scenario above, as for the migration lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_instances_migrate_once_sqlite() {
     concurrent_instances_migrate_once(TestDb::sqlite(false).await).await;
