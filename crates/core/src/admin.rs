@@ -351,7 +351,7 @@ impl AdminService {
 
     /// The cache effect of an attribute write (docs/cache.md#what-writes-do), and its live
     /// update: a user's attributes re-check that user's streams; a task's attributes (who may
-    /// read it) go out as a `task.updated` of the unchanged version (docs/live-updates.md#events).
+    /// read it) go out as a `task.updated` of the unchanged version (docs/live-updates.md#wire-format).
     async fn attributes_changed(&self, owner: AttributeOwner, user: Uuid) {
         match owner {
             AttributeOwner::User(id) => {

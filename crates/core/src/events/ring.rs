@@ -1,5 +1,5 @@
 //! The in-process resumption window used without Redis: the last `capacity` entries of at most
-//! `window` age, with locally generated ids (docs/live-updates.md#without-redis).
+//! `window` age, with locally generated ids (docs/live-updates.md#transport).
 
 use super::id::EventId;
 use super::{Change, Entry};

@@ -224,7 +224,7 @@ pub struct IfNoneMatchHeader {
     if_none_match: Option<IfNoneMatchSchema>,
 }
 
-/// `Last-Event-ID` of the live-update stream (docs/live-updates.md#resumption).
+/// `Last-Event-ID` of the live-update stream (docs/live-updates.md#resumption-window).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
