@@ -87,6 +87,8 @@ describe('live updates', () => {
 
     // Without unsaved edits, the open form takes the change over.
     await a.click(`${rowOf('Live edited')} ${tid('task-edit')}`);
+    // The form must be open before B's change, or A simply opens it on the new values.
+    await a.waitForSelector(tid('task-form-status'));
     await b.selectOption(`${rowOf('Live edited')} ${tid('task-status')}`, 'completed');
     await a.waitForSelector(`${tid('task-remote-change')}[data-remote="taken"]`, { timeout: DEADLINE });
     expect(await a.inputValue(tid('task-form-status'))).toBe('completed');
