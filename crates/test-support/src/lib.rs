@@ -5,7 +5,7 @@
 //! - [`eventually`], [`eventually_every`]: polling a condition with a deadline, never a sleep;
 //! - [`RedisServer`]: a private `redis-server` child that can be stopped and started again;
 //! - `databases` feature: [`TestDatabase`], a PostgreSQL database or a SQLite file per test;
-//! - `metrics` feature: [`capture`], the metrics a closure records;
+//! - `metrics` feature: [`capture`] and [`capture_polling`], the metrics a closure records;
 //! - `cache` feature: [`Namespace`], a private key space on the shared Redis.
 //!
 //! Fixtures that only one crate's tests use stay in that crate's test harness.
@@ -28,7 +28,7 @@ pub use redis_server::RedisServer;
 #[cfg(feature = "databases")]
 pub use databases::{Backend, TestDatabase, postgres_server_url};
 #[cfg(feature = "metrics")]
-pub use metrics_capture::{Captured, MetricValue, capture};
+pub use metrics_capture::{Captured, MetricValue, capture, capture_polling};
 #[cfg(feature = "metrics")]
 pub use metrics_util::MetricKind;
 #[cfg(feature = "cache")]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use taskify_jobs::{JobConfig, NewJob, format_timestamp};
-use taskify_test_support::{MetricKind, MetricValue as Value, capture};
+use taskify_test_support::{MetricKind, MetricValue as Value, capture_polling};
 use uuid::Uuid;
 
 use crate::harness::{Namespace, document, eventually, start};
@@ -14,7 +14,7 @@ use crate::harness::{Namespace, document, eventually, start};
 #[test]
 fn job_metrics_are_recorded_with_type_and_queue_labels() {
     let ns = Namespace::new();
-    let s = capture(|| {
+    let s = capture_polling(|peek| {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
             let cache = ns.cache().await;
@@ -43,8 +43,12 @@ fn job_metrics_are_recorded_with_type_and_queue_labels() {
                 s.processed_jobs == 2 && s.dead_lettered_jobs == 3
             })
             .await;
-            // Let the housekeeping refresh the gauges once more.
-            tokio::time::sleep(Duration::from_millis(1100)).await;
+            // The housekeeping refreshes the queue gauges on its own schedule: wait for it to
+            // have seen the three dead letters.
+            eventually("the dlq gauge", Duration::from_secs(10), || async {
+                peek().find(MetricKind::Gauge, "cache_jobs_queue_size", &[("queue", "dlq")]) == Some(Value::Gauge(3.0))
+            })
+            .await;
             jobs.shutdown().await;
             cache.shutdown().await;
         });
