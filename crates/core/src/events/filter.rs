@@ -3,7 +3,7 @@
 //! now (so a role, department or attribute change applies to the next event), and the checks
 //! that end a stream (logout, revocation, deactivation, deletion).
 
-use super::{Change, Entry, ResyncReason, wire};
+use super::{Change, Entry, ResyncReason};
 use crate::access::{Access, Resource};
 use crate::cached::Caching;
 use crate::context::RequestContext;
@@ -78,7 +78,7 @@ impl EventFilter {
                     }
                 }
             }
-            Change::Task { kind, task, attributes } => {
+            Change::Task { task, attributes, .. } => {
                 let principal = match self.caching.principal(&self.store, viewer.user_id).await {
                     Ok(p) if usable(p.as_deref(), viewer.issued_at) => p,
                     Ok(_) => return Verdict::Close,
@@ -95,10 +95,11 @@ impl EventFilter {
                 // The context of the read it stands for (spelled here: `tasks` uses this module).
                 let path = format!("/api/v1/tasks/{}", task.id);
                 let ctx = RequestContext { method: "GET".into(), path, ..viewer.ctx.clone() };
-                if self.access.permits(&principal, "task:read", Resource::Task(&record), &ctx) {
-                    Verdict::Send(wire::event(entry.id, kind.event_type(), &wire::task_data(*kind, task)))
-                } else {
-                    Verdict::Skip
+                match entry.task_event() {
+                    Some(bytes) if self.access.permits(&principal, "task:read", Resource::Task(&record), &ctx) => {
+                        Verdict::Send(bytes)
+                    }
+                    _ => Verdict::Skip,
                 }
             }
         }

@@ -197,7 +197,7 @@ impl EventHub {
                         tracing::warn!(%id, "unreadable live-update entry skipped");
                         continue;
                     };
-                    self.fan_out(Arc::new(Entry { id, change }));
+                    self.fan_out(Arc::new(Entry::new(id, change)));
                 }
             }
         }
@@ -255,7 +255,7 @@ impl EventHub {
                             .into_iter()
                             .filter_map(|(id, payload)| {
                                 let change = serde_json::from_slice::<Change>(&payload).ok()?;
-                                Some(Arc::new(Entry { id: id.parse().ok()?, change }))
+                                Some(Arc::new(Entry::new(id.parse().ok()?, change)))
                             })
                             .collect();
                         let seen = backlog.back().map_or(after, |e| e.id);

@@ -20,8 +20,9 @@ pub use filter::EventFilter;
 pub use hub::{EventHub, HubSettings, Subscription};
 pub use id::EventId;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use taskify_domain::{Attribute, Task};
 use uuid::Uuid;
 
@@ -72,6 +73,23 @@ pub enum Change {
 pub struct Entry {
     pub id: EventId,
     pub change: Change,
+    /// The bytes of its task event, encoded by the first subscriber allowed to see it and shared
+    /// by the others: an entry is serialised once per instance, not once per subscriber.
+    encoded: OnceLock<Bytes>,
+}
+
+impl Entry {
+    pub fn new(id: EventId, change: Change) -> Self {
+        Self { id, change, encoded: OnceLock::new() }
+    }
+
+    /// The `text/event-stream` bytes of a task entry (`None` for a control entry).
+    pub fn task_event(&self) -> Option<Bytes> {
+        let Change::Task { kind, task, .. } = &self.change else { return None };
+        Some(
+            self.encoded.get_or_init(|| wire::event(self.id, kind.event_type(), &wire::task_data(*kind, task))).clone(),
+        )
+    }
 }
 
 /// Why a subscriber must refetch what it shows (the `reason` of a `resync` event).

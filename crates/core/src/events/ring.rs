@@ -39,7 +39,7 @@ impl Ring {
     /// Appends `change` with the next id.
     pub fn push(&mut self, change: Change, now_ms: u64) -> Arc<Entry> {
         self.last = self.last.next(now_ms);
-        let entry = Arc::new(Entry { id: self.last, change });
+        let entry = Arc::new(Entry::new(self.last, change));
         self.entries.push_back(entry.clone());
         self.trim(now_ms);
         entry
