@@ -2,9 +2,13 @@
 //! each failure maps to its own error code.
 
 use crate::error::AuthFailure;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
 use uuid::Uuid;
 
 pub const ISSUER: &str = "taskify-backend";
@@ -40,8 +44,8 @@ struct OutgoingClaims<'a> {
 /// Signs and verifies access tokens with one secret.
 pub struct JwtCodec {
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// HMAC-SHA256 keyed with the secret once; cloned for each verification.
+    mac: Hmac<Sha256>,
     ttl_secs: i64,
 }
 
@@ -56,20 +60,11 @@ pub struct IssuedAccess {
 impl JwtCodec {
     /// Fails when the secret is empty.
     pub fn new(secret: &[u8], ttl: std::time::Duration) -> Result<Self, jsonwebtoken::errors::Error> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Every claim is checked by hand below, in the order of docs/authentication.md#access-tokens, so each failure gets
-        // its own code; the library only checks the header, the alg and the signature.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        Ok(Self {
-            encoding: EncodingKey::from_secret(secret)?,
-            decoding: DecodingKey::from_secret(secret)?,
-            validation,
-            ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-        })
+        let encoding = EncodingKey::from_secret(secret)?;
+        // HMAC takes keys of any length; the empty secret was refused just above.
+        let mac = Hmac::<Sha256>::new_from_slice(secret)
+            .map_err(|_| jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat))?;
+        Ok(Self { encoding, mac, ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX) })
     }
 
     /// The access-token lifetime in seconds (`expires_in`).
@@ -105,42 +100,91 @@ impl JwtCodec {
     }
 
     /// Checks 3–6 of docs/authentication.md#access-tokens; the first failure wins. There is no clock leeway.
+    ///
+    /// Verified here rather than by `jsonwebtoken::decode`, which parsed the claims twice into
+    /// JSON maps (the roles and permissions arrays included): a third of a cached read's CPU went
+    /// to verifying its token (docs/performance.md, "Cached read"). The checks are the same.
     pub fn verify(&self, token: &str, now_unix: i64) -> Result<AccessClaims, AuthFailure> {
         // Check 3: structure, header, alg exactly HS256, signature.
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
-            .map_err(|_| AuthFailure::InvalidToken)?;
-        let claims = data.claims;
-        if let Some(nbf) = claims.get("nbf") {
+        let payload = self.signed_payload(token).ok_or(AuthFailure::InvalidToken)?;
+        let claims: IncomingClaims = serde_json::from_slice(&payload).map_err(|_| AuthFailure::InvalidToken)?;
+        if let Some(nbf) = &claims.nbf {
             match nbf.as_i64() {
                 Some(nbf) if nbf <= now_unix => {}
                 _ => return Err(AuthFailure::InvalidToken),
             }
         }
         // Check 4: exp present and later than now.
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or(AuthFailure::ExpiredToken)?;
+        let exp = claims.exp.as_ref().and_then(Value::as_i64).ok_or(AuthFailure::ExpiredToken)?;
         if exp <= now_unix {
             return Err(AuthFailure::ExpiredToken);
         }
         // Check 5: issuer.
-        if claims.get("iss").and_then(Value::as_str) != Some(ISSUER) {
+        if claims.iss.as_ref().and_then(Value::as_str) != Some(ISSUER) {
             return Err(AuthFailure::InvalidIssuer);
         }
         // Check 6: audience, type, subject, jti.
-        let aud_ok = match claims.get("aud") {
+        let aud_ok = match &claims.aud {
             Some(Value::String(a)) => a == AUDIENCE,
             Some(Value::Array(items)) => items.iter().any(|a| a.as_str() == Some(AUDIENCE)),
             _ => false,
         };
-        let type_ok = claims.get("type").and_then(Value::as_str) == Some("access");
-        let uuid_claim = |name: &str| claims.get(name).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
-        let (sub, user_id, jti) = (uuid_claim("sub"), uuid_claim("user_id"), uuid_claim("jti"));
+        let type_ok = claims.kind.as_ref().and_then(Value::as_str) == Some("access");
+        let uuid_claim =
+            |claim: &Option<Value>| claim.as_ref().and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let (sub, user_id, jti) = (uuid_claim(&claims.sub), uuid_claim(&claims.user_id), uuid_claim(&claims.jti));
         match (aud_ok, type_ok, sub, user_id, jti) {
             (true, true, Some(sub), Some(user_id), Some(jti)) if sub == user_id => {
-                Ok(AccessClaims { user_id, jti, iat: claims.get("iat").and_then(Value::as_i64).unwrap_or(0), exp })
+                Ok(AccessClaims { user_id, jti, iat: claims.iat.as_ref().and_then(Value::as_i64).unwrap_or(0), exp })
             }
             _ => Err(AuthFailure::InvalidClaims),
         }
     }
+
+    /// The decoded payload of a compact JWS `header.payload.signature` (base64url without
+    /// padding) whose header says `alg` HS256 and whose HMAC-SHA256 over `header.payload`
+    /// matches (compared in constant time); `None` otherwise.
+    fn signed_payload(&self, token: &str) -> Option<Vec<u8>> {
+        let (signed, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signed.split_once('.')?;
+        if payload.contains('.') {
+            return None;
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut mac = self.mac.clone();
+        mac.update(signed.as_bytes());
+        mac.verify_slice(&signature).ok()?;
+        let header = URL_SAFE_NO_PAD.decode(header).ok()?;
+        let header: IncomingHeader = serde_json::from_slice(&header).ok()?;
+        if header.alg != "HS256" {
+            return None;
+        }
+        URL_SAFE_NO_PAD.decode(payload).ok()
+    }
+}
+
+/// The JOSE header fields verification reads; others are ignored.
+#[derive(Deserialize)]
+struct IncomingHeader<'a> {
+    #[serde(borrow)]
+    alg: std::borrow::Cow<'a, str>,
+}
+
+/// The claims verification reads, each kept as JSON so a claim of the wrong type fails its own
+/// check (with its own error code) rather than the parse. Other claims (`roles`,
+/// `permissions`, …) are skipped without being built.
+#[derive(Deserialize)]
+struct IncomingClaims {
+    nbf: Option<Value>,
+    exp: Option<Value>,
+    iat: Option<Value>,
+    iss: Option<Value>,
+    aud: Option<Value>,
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    sub: Option<Value>,
+    user_id: Option<Value>,
+    jti: Option<Value>,
 }
 
 #[cfg(test)]

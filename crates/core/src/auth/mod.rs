@@ -296,16 +296,16 @@ impl AuthService {
         self.jwt.verify(token, time::now().timestamp())
     }
 
-    /// The whole guard of docs/authentication.md#access-tokens (checks 1–9): returns the fresh
-    /// principal, shared with the cache (docs/cache.md#decoded-values).
-    pub async fn authenticate(&self, authorization: Option<&str>) -> CoreResult<Arc<Principal>> {
-        self.authenticate_token(authorization).await.map(|(principal, _)| principal)
-    }
-
-    /// [`AuthService::authenticate`], also returning the token's claims (a live-update stream
-    /// ends when its token is revoked or expires).
-    pub async fn authenticate_token(&self, authorization: Option<&str>) -> CoreResult<(Arc<Principal>, AccessClaims)> {
-        let claims = self.verify_access_token(authorization).map_err(CoreError::Unauthenticated)?;
+    /// The whole guard of docs/authentication.md#access-tokens after checks 1–6 (the token's
+    /// verification, [`AuthService::verify_access_token`], done once per request by the caller:
+    /// docs/performance.md, "Cached read"): revocation, principal, sessions, activity. Returns
+    /// the fresh principal, shared with the cache (docs/cache.md#decoded-values), and the claims
+    /// (a live-update stream ends when its token is revoked or expires).
+    pub async fn authenticate_verified(
+        &self,
+        verified: Result<AccessClaims, AuthFailure>,
+    ) -> CoreResult<(Arc<Principal>, AccessClaims)> {
+        let claims = verified.map_err(CoreError::Unauthenticated)?;
         if self.caching.is_revoked(&self.store, claims.jti, claims.exp).await? {
             return Err(CoreError::Unauthenticated(AuthFailure::RevokedToken));
         }

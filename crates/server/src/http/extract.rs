@@ -12,6 +12,8 @@ use futures::StreamExt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+use taskify_core::AuthFailure;
+use taskify_core::auth::jwt::AccessClaims;
 use taskify_core::input::{JsonInput, QueryInput};
 use taskify_core::{CoreError, RequestContext};
 use taskify_domain::Principal;
@@ -20,6 +22,25 @@ use uuid::Uuid;
 /// The client IP of the request, resolved once by the access-log layer.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
+
+/// The rate limiter's verification of this request's bearer token (signature and claims),
+/// reused by [`authenticate`] so a request verifies its token once (docs/performance.md,
+/// "Cached read"). Only our own middleware inserts it; clients cannot.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedToken(pub Result<AccessClaims, AuthFailure>);
+
+/// The whole access-token guard for this request: the limiter's verification when it ran,
+/// otherwise a fresh one, then revocation, principal and activity.
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Arc<Principal>, AccessClaims), ApiError> {
+    let auth = &state.services.auth;
+    let verified = match parts.extensions.get::<VerifiedToken>() {
+        Some(VerifiedToken(verified)) => *verified,
+        None => auth.verify_access_token(header_str(&parts.headers, header::AUTHORIZATION)),
+    };
+    let (principal, claims) = auth.authenticate_verified(verified).await?;
+    note_user(parts, principal.user_id);
+    Ok((principal, claims))
+}
 
 /// Where the authenticated user id is noted for the access log.
 #[derive(Debug, Clone, Default)]
@@ -110,9 +131,7 @@ impl<P: Permission> FromRequestParts<AppState> for Caller<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let authorization = header_str(&parts.headers, header::AUTHORIZATION);
-        let principal = state.services.auth.authenticate(authorization).await?;
-        note_user(parts, principal.user_id);
+        let (principal, _) = authenticate(parts, state).await?;
         let ctx = request_context(parts);
         state.services.access.precheck(&principal, P::ACTION, &ctx).await?;
         Ok(Self { principal, ctx, _permission: PhantomData })

@@ -2,7 +2,7 @@
 //! class `api`, the client IP otherwise), asks the [`RateLimiter`] and answers 429 or adds the
 //! RateLimit headers (docs/http-contract.md#rate-limits).
 
-use super::extract::ClientIp;
+use super::extract::{ClientIp, VerifiedToken};
 use super::problem::Problem;
 use super::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -13,7 +13,7 @@ use taskify_core::auth::throttle::ip_key;
 use taskify_domain::metric_names as names;
 
 /// The limiting middleware for matched API routes.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let limits = &state.config.rate_limits;
     if !limits.enabled {
         return next.run(request).await;
@@ -21,7 +21,9 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     let route = request.extensions().get::<MatchedPath>().map_or("", |m| m.as_str());
     let class = limits.class_of(route);
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let key = match state.services.auth.verify_access_token(authorization) {
+    let verified = state.services.auth.verify_access_token(authorization);
+    request.extensions_mut().insert(VerifiedToken(verified));
+    let key = match verified {
         Ok(claims) if class.name == "api" => format!("user:{}", claims.user_id),
         _ => {
             let ip = request.extensions().get::<ClientIp>().map(|ip| ip.0.to_string()).unwrap_or_default();

@@ -5,7 +5,7 @@
 //! when the caller holds `EVENTS_MAX_PER_USER` streams here, 503 when the instance holds
 //! `EVENTS_MAX_STREAMS` or is draining, both with `Retry-After`.
 
-use crate::http::extract::{header_str, note_user, request_context};
+use crate::http::extract::{authenticate, request_context};
 use crate::http::openapi as api;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::state::AppState;
@@ -44,9 +44,7 @@ const RETRY_FULL_SECS: u64 = 10;
     extensions(("x-rate-limit-class" = json!("api"))),
 )]
 pub async fn stream(State(state): State<AppState>, parts: Parts) -> ApiResult<Response> {
-    let authorization = header_str(&parts.headers, header::AUTHORIZATION);
-    let (principal, claims) = state.services.auth.authenticate_token(authorization).await?;
-    note_user(&parts, principal.user_id);
+    let (principal, claims) = authenticate(&parts, &state).await?;
     let hub = &state.services.events;
     if hub.closing().is_cancelled() {
         return Err(ApiError::StreamsUnavailable { retry_after_secs: RETRY_USER_SECS });
