@@ -3,6 +3,7 @@
 //! and panic recovery.
 
 use super::extract::{ClientIp, UserSlot};
+use super::http_metrics;
 use super::problem::{ApiError, Problem};
 use super::request_id::RequestId;
 use super::state::AppState;
@@ -40,12 +41,16 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     }
     let slot = UserSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
-    let method = request.method().to_string();
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let method_label = method_label(request.method());
-    let path = request.uri().path().to_owned();
+    // What only the access log needs is copied only when it is written (docs/performance.md,
+    // "Cached read": these copies were a visible share of a cached read at LOG_LEVEL=warn).
+    let logged = tracing::enabled!(target: "taskify::access", tracing::Level::INFO).then(|| AccessLogFields {
+        method: request.method().clone(),
+        path: request.uri().path().to_owned(),
+        user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    });
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
 
     // One span per request: every event logged while serving it (handler errors, policy
     // errors, panics) carries these fields. `user_id` is filled in once a token is accepted
@@ -53,7 +58,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method = %method,
+        method = %request.method(),
         route = %route,
         user_id = tracing::field::Empty,
     );
@@ -62,32 +67,43 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let response = next.run(request).instrument(span.clone()).await;
     in_flight.decrement(1.0);
 
-    let status = response.status().as_u16();
+    let status = response.status();
     let elapsed = started.elapsed();
-    metrics::counter!(names::HTTP_REQUESTS_TOTAL, "method" => method_label, "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!(names::HTTP_REQUEST_DURATION_SECONDS, "method" => method_label, "route" => route.clone())
-        .record(elapsed.as_secs_f64());
-    // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
-    let bytes_out = response.body().size_hint().lower();
-    let _entered = span.enter();
-    tracing::info!(
-        target: "taskify::access",
-        request_id,
-        instance_id = %state.config.instance_id,
-        method,
-        route,
-        path,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        client_ip = client_ip.map(|ip| ip.to_string()),
-        // Always present: tracing cannot write a JSON null, so an anonymous request logs "".
-        user_id = slot.0.get().map(ToString::to_string).unwrap_or_default(),
-        user_agent,
-        bytes_out,
-        "request completed"
-    );
+    http_metrics::record(method_label, route, status, elapsed);
+    if let Some(fields) = logged {
+        // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
+        let bytes_out = response.body().size_hint().lower();
+        let _entered = span.enter();
+        tracing::info!(
+            target: "taskify::access",
+            request_id,
+            instance_id = %state.config.instance_id,
+            method = %fields.method,
+            route,
+            path = fields.path,
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            client_ip = client_ip.map(|ip| ip.to_string()),
+            // Always present: tracing cannot write a JSON null, so an anonymous request logs "".
+            user_id = slot.0.get().map(ToString::to_string).unwrap_or_default(),
+            user_agent = fields.user_agent,
+            bytes_out,
+            "request completed"
+        );
+    }
     response
+}
+
+/// The request facts only the access log reads.
+struct AccessLogFields {
+    method: Method,
+    path: String,
+    user_agent: Option<String>,
+}
+
+/// The `route` label: the matched template, or `unmatched`.
+fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+    matched.map_or("unmatched", |m| http_metrics::intern_route(m.as_str()))
 }
 
 /// The `method` label: hyper accepts any token as a method, and every label value is a series

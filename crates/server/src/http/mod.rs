@@ -9,6 +9,7 @@ pub mod extract;
 pub mod handlers;
 pub mod health;
 pub mod health_checks;
+pub mod http_metrics;
 pub mod layers;
 pub mod limit_layer;
 pub mod listen;
