@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use taskify_server::cli::{self, Cli, Command};
 use taskify_server::{Config, telemetry};
 
-/// Only with `--features mimalloc`: the allocator experiment of BENCHMARKS.md ("Side by side").
+/// mimalloc, unless built with `--no-default-features` (BENCHMARKS.md, "Allocator").
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
