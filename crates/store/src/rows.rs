@@ -155,6 +155,38 @@ pub(crate) struct AttributeRow {
     pub updated_at: DbTime,
 }
 
+/// [`ATTRIBUTE_COLUMNS`] on the nullable side of a LEFT JOIN, renamed apart from the task's
+/// own `created_at` and `updated_at`.
+pub(crate) const OPTIONAL_ATTRIBUTE_COLUMNS: &str = "a.key AS attr_key, a.value AS attr_value, \
+     a.data_type AS attr_data_type, a.source AS attr_source, a.expires_at AS attr_expires_at, \
+     a.created_at AS attr_created_at, a.updated_at AS attr_updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OptionalAttributeRow {
+    attr_key: Option<String>,
+    attr_value: Option<String>,
+    attr_data_type: Option<String>,
+    attr_source: Option<String>,
+    attr_expires_at: Option<DbTime>,
+    attr_created_at: Option<DbTime>,
+    attr_updated_at: Option<DbTime>,
+}
+
+impl OptionalAttributeRow {
+    /// The attribute, when the join found one (its NOT NULL columns are then all present).
+    pub(crate) fn into_row(self) -> Option<AttributeRow> {
+        Some(AttributeRow {
+            key: self.attr_key?,
+            value: self.attr_value?,
+            data_type: self.attr_data_type?,
+            source: self.attr_source?,
+            expires_at: self.attr_expires_at,
+            created_at: self.attr_created_at?,
+            updated_at: self.attr_updated_at?,
+        })
+    }
+}
+
 impl AttributeRow {
     /// Decodes the canonical text form; `active` is computed against `now`.
     pub(crate) fn into_attribute(self, now: Timestamp) -> StoreResult<Attribute> {

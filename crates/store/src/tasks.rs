@@ -3,7 +3,7 @@
 use crate::dialect::Dialect;
 use crate::idempotency::IdempotencyCompletion;
 use crate::params::{Param, Params, contains_pattern, offset_of};
-use crate::rows::{ATTRIBUTE_COLUMNS, AttributeRow, TASK_COLUMNS, TaskRow};
+use crate::rows::{OPTIONAL_ATTRIBUTE_COLUMNS, OptionalAttributeRow, TASK_COLUMNS, TaskRow};
 use crate::types::{DbTime, DbUuid};
 use crate::{Store, StoreResult, TaskRecord};
 use sqlx::AssertSqlSafe;
@@ -21,6 +21,14 @@ struct TaskRecordRow {
     task: TaskRow,
     owner_department: Option<String>,
     owner_deleted: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskWithAttributeRow {
+    #[sqlx(flatten)]
+    record: TaskRecordRow,
+    #[sqlx(flatten)]
+    attribute: OptionalAttributeRow,
 }
 
 impl Store {
@@ -74,40 +82,34 @@ impl Store {
         Ok(Task { owner_username, ..task.clone() })
     }
 
-    /// The task with its owner's department / deleted flag and its active attributes.
+    /// The task with its owner's department / deleted flag and its active attributes, in one
+    /// round trip: the attributes are a LEFT JOIN, one row each (a task usually has none), so a
+    /// cache miss costs one query, not two (docs/performance.md, "Uncached read").
     pub async fn get_task(&self, id: Uuid, now: Timestamp) -> StoreResult<Option<TaskRecord>> {
-        let found = on_db!(&self.db, |pool, _d| {
-            // Same fetch-one-row-by-id then match shape as `load_principal` in principals.rs: each
-            // query decodes its own row type.
-            let row: Option<TaskRecordRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<TaskWithAttributeRow> = on_db!(&self.db, |pool, _d| {
+            sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT {TASK_COLUMNS}, u.department AS owner_department, \
-                        (u.deleted_at IS NOT NULL) AS owner_deleted \
-                 FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = $1"
+                        (u.deleted_at IS NOT NULL) AS owner_deleted, {OPTIONAL_ATTRIBUTE_COLUMNS} \
+                 FROM tasks t JOIN users u ON u.id = t.user_id \
+                 LEFT JOIN resource_attributes a ON a.resource_type = 'task' AND a.resource_id = t.id \
+                      AND (a.expires_at IS NULL OR a.expires_at > $2) \
+                 WHERE t.id = $1 ORDER BY a.key"
             )))
             .bind(DbUuid(id))
-            .fetch_optional(pool)
-            .await?;
-            match row {
-                None => None,
-                Some(row) => {
-                    let attributes: Vec<AttributeRow> = sqlx::query_as(AssertSqlSafe(format!(
-                        "SELECT {ATTRIBUTE_COLUMNS} FROM resource_attributes a \
-                         WHERE a.resource_type = 'task' AND a.resource_id = $1 \
-                           AND (a.expires_at IS NULL OR a.expires_at > $2) \
-                         ORDER BY a.key"
-                    )))
-                    .bind(DbUuid(id))
-                    .bind(DbTime(now))
-                    .fetch_all(pool)
-                    .await?;
-                    Some((row, attributes))
-                }
-            }
+            .bind(DbTime(now))
+            .fetch_all(pool)
+            .await?
         });
-        let Some((row, attributes)) = found else {
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else {
             return Ok(None);
         };
-        let attributes = attributes.into_iter().map(|a| a.into_attribute(now)).collect::<StoreResult<Vec<_>>>()?;
+        let attributes = std::iter::once(first.attribute)
+            .chain(rows.map(|r| r.attribute))
+            .filter_map(OptionalAttributeRow::into_row)
+            .map(|a| a.into_attribute(now))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let row = first.record;
         let required_clearance = attributes.iter().find(|a| a.key == REQUIRED_CLEARANCE).and_then(|a| a.value.as_i64());
         Ok(Some(TaskRecord {
             task: row.task.into_task()?,
