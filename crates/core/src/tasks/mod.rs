@@ -135,7 +135,7 @@ impl TaskService {
         let inserted = self.store.insert_task_completing(&task, completion).await;
         match &inserted {
             Ok(task) => {
-                self.caching.task_written(task, Vec::new()).await;
+                self.caching.task_created(task).await;
                 self.events.task_changed(TaskChangeKind::Created, task, &[]).await;
             }
             Err(_) => {

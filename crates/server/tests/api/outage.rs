@@ -358,10 +358,12 @@ async fn a_redis_outage_under_load_keeps_every_answer_correct_and_the_cluster_re
         }
     }
 
-    // L2 is used again: a task written on A is stored in Redis and B reads it from there.
+    // L2 is used again: a task read on A is stored in Redis (a create does not cache the new
+    // task; its first read fills both levels) and B reads it from there.
     let redis = RedisClient::connect_to(&cluster.redis).await;
     let y = a.new_task_id(alice.token(), "Y after the recovery").await;
-    assert!(redis.exists(&format!("taskify:cache:task:{y}")).await, "the writer stored task:{y} in L2");
+    assert_eq!(version_on(a, alice.token(), &y).await, Some(1));
+    assert!(redis.exists(&format!("taskify:cache:task:{y}")).await, "A's read stored task:{y} in L2");
     let hits_before = b.cache_stats_body(admin.token()).await["cache"]["l2"]["keyspace_hits"].as_u64();
     assert_eq!(version_on(b, alice.token(), &y).await, Some(1));
     let hits_after = b.cache_stats_body(admin.token()).await["cache"]["l2"]["keyspace_hits"].as_u64();
@@ -443,9 +445,10 @@ async fn an_instance_started_while_redis_is_down_serves_and_attaches_later(backe
     assert!(stats["cache"]["l2"]["used_memory_bytes"].is_u64(), "{stats}");
     await_metric(&node, "redis_up", &[], 1.0, NOTICE).await;
 
-    // L2 is in use now, without a restart: a new task is written to Redis.
+    // L2 is in use now, without a restart: a new task's first read is written to Redis.
     let redis = RedisClient::connect_to(&cluster.redis).await;
     let later = node.new_task_id(alice.token(), "Written to L2").await;
+    assert_eq!(version_on(&node, alice.token(), &later).await, Some(1));
     assert!(redis.exists(&format!("taskify:cache:task:{later}")).await, "task:{later} is in L2");
     assert_eq!(version_on(&node, alice.token(), &id).await, Some(1));
 }
