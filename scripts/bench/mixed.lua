@@ -10,6 +10,14 @@ for line in io.lines(os.getenv("USERS_FILE")) do
   users[#users + 1] = { auth = "Bearer " .. token, ids = fields }
 end
 local json = "application/json"
+-- RATE (requests/s over all connections, optional) paces the load: each connection waits
+-- CONNECTIONS / RATE seconds before each request, so latency is measured below saturation.
+if os.getenv("RATE") then
+  local pause_ms = 1000 * tonumber(os.getenv("CONNECTIONS")) / tonumber(os.getenv("RATE"))
+  function delay()
+    return pause_ms
+  end
+end
 
 function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)

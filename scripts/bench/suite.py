@@ -11,6 +11,10 @@ Processes (all on 127.0.0.1, all stopped at the end; the scratch database is dro
     reads over 1 000 random ids all miss (the principal stays cached): the uncached GET;
   * the ceiling probe (crates/server/examples/ceiling.rs);
   * pgbench with Taskify's own INSERT and primary-key SELECT (pg_insert.sql, pg_select.sql).
+
+After the rounds, the mixed workload runs again paced at half its measured maximum (its p99 is the
+latency acceptance figure), and with BENCH_SOAK (seconds, e.g. 300) once more, paced the same way,
+for that long while the server's resident memory is sampled every 10 s.
 """
 
 import json
@@ -36,11 +40,13 @@ MIX_USERS = int(os.environ.get("BENCH_USERS", "50"))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 OUT = Path(os.environ.get("BENCH_OUT", ROOT / "target" / "bench" / "results.md"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+SOAK = int(os.environ.get("BENCH_SOAK", "0"))
 PORTS = {"taskify": 18990, "ceiling": 18991, "redis": 18992, "uncached": 18993}
 SECRET = "benchmark-secret-benchmark-secret-0123"
 PASSWORD = "Bench@12345"
 DB = f"taskify_bench_{os.getpid()}"
-HUGE = "100000000"  # rate limits far above any load this machine can make
+HUGE = "100000000"
+MIXED = f"Taskify: mixed, {MIX_USERS} users (70/20/10)"  # rate limits far above any load this machine can make
 
 
 def base(name):
@@ -79,11 +85,17 @@ def wait_ready(url, proc):
     sys.exit(f"not ready: {url}")
 
 
-def peak_rss_mib(proc):
+def rss_mib(proc, field="VmHWM"):
+    """Peak (VmHWM) or current (VmRSS) resident memory of `proc`."""
     for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def reset_peak(proc):
+    """Starts a new peak: the Peak RSS of a row is the most the server held during that workload."""
+    Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -100,8 +112,10 @@ def parse_wrk(text):
     return {"rps": float(rps.group(1)) if rps else 0.0, "p50": latency(50), "p99": latency(99), "errors": errors}
 
 
-def wrk(url, script, env):
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(BENCH / script), url]
+def wrk(url, script, env, seconds=None):
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds or SECONDS}s", "--latency", "-s", str(BENCH / script),
+           url]
+    env = {**env, "CONNECTIONS": str(CONNECTIONS)}
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, check=True)
     return parse_wrk(out.stdout)
 
@@ -214,12 +228,29 @@ class Suite:
              lambda: wrk(t, "random_task.lua", {**writer, "PUT": "1", "IDS_FILE": str(work / "writer.ids")})),
             ("Taskify: POST /auth/login", self.main, lambda: wrk(f"{t}/api/v1/auth/login", "login.lua",
                                                                  {"EMAIL": self.reader["email"], "PASSWORD": PASSWORD})),
-            (f"Taskify: mixed, {MIX_USERS} users (70/20/10)", self.main,
-             lambda: wrk(t, "mixed.lua", {"USERS_FILE": str(work / "mixed.users")})),
+            (MIXED, self.main, lambda: self.mixed()),
         ]
 
+    def mixed(self, rate=None, seconds=None):
+        env = {"USERS_FILE": str(self.work / "mixed.users"), **({"RATE": str(rate)} if rate else {})}
+        return wrk(base("taskify"), "mixed.lua", env, seconds)
 
-def report(rows, started):
+    def soak(self, rate):
+        """The paced mixed workload for SOAK seconds; the server's RSS sampled every 10 s."""
+        samples = [rss_mib(self.main, "VmRSS")]
+        env = {**os.environ, "USERS_FILE": str(self.work / "mixed.users"), "RATE": str(rate),
+               "CONNECTIONS": str(CONNECTIONS)}
+        cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SOAK}s", "--latency", "-s", str(BENCH / "mixed.lua"),
+               base("taskify")]
+        load = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        while load.poll() is None:
+            time.sleep(10)
+            samples.append(rss_mib(self.main, "VmRSS"))
+        result = parse_wrk(load.stdout.read())
+        return result, samples
+
+
+def report(rows, started, extra=()):
     def cell(v, fmt):
         return "—" if v != v else fmt.format(v)  # NaN → dash
 
@@ -238,6 +269,7 @@ def report(rows, started):
     for label, a, b, target in ratios:
         if a in med and b in med and med[b]["rps"]:
             lines.append(f"| {label} | {med[a]['rps'] / med[b]['rps']:.2f}× | ≥ {target}× |")
+    lines += ["", *extra] if extra else []
     text = "\n".join(lines) + "\n"
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text)
@@ -261,13 +293,28 @@ def main():
                 for name, server, run in suite.workloads():
                     if ONLY and not any(o in name for o in ONLY):
                         continue
+                    if server is not None:
+                        reset_peak(server)
                     result = run()
                     if server is not None:
-                        result["rss"] = peak_rss_mib(server)
+                        result["rss"] = rss_mib(server)
                     rows.setdefault(name, []).append(result)
                     print(f"round {round_no}: {name}: {result['rps']:,.0f}/s p50 {result['p50']:.2f} ms "
                           f"p99 {result['p99']:.2f} ms errors {result['errors']}", flush=True)
-            report(rows, started)
+            extra = []
+            if MIXED in rows:
+                half = round(statistics.median(r["rps"] for r in rows[MIXED]) / 2)
+                reset_peak(suite.main)
+                result = suite.mixed(rate=half)
+                result["rss"] = rss_mib(suite.main)
+                rows[f"Taskify: mixed, paced at half its maximum ({half:,}/s)"] = [result]
+                print(f"paced mixed: {result}", flush=True)
+                if SOAK:
+                    soaked, samples = suite.soak(half)
+                    extra.append(f"Soak: the mixed workload paced at {half:,}/s for {SOAK} s: {soaked['rps']:,.0f}/s, "
+                                 f"p99 {soaked['p99']:.2f} ms, {soaked['errors']} errors; resident memory every 10 s "
+                                 f"(MiB): {', '.join(f'{m:.0f}' for m in samples)}.")
+            report(rows, started, extra)
         finally:
             suite.stop()
             subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"])
