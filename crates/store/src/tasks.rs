@@ -231,9 +231,10 @@ impl Store {
     /// matching rows, so a page never counts a whole large list (the caller reports
     /// `total_capped` when `total` reached that bound; docs/http-contract.md#pagination).
     ///
-    /// The count reads `tasks` alone (no filter needs the owner row). The page is chosen from
-    /// `tasks` alone too and only its rows are joined to their owners, so a deep page does not
-    /// look up the owner of every skipped row.
+    /// The count reads `tasks` alone (no filter needs the owner row). The page's ids are chosen
+    /// first, from `tasks` alone, and only those rows are read whole and joined to their owners:
+    /// with the default sort the skipped rows of a deep page are read from an index only
+    /// (docs/performance.md, "Task lists").
     pub async fn list_tasks_capped(
         &self,
         query: &TaskListQuery,
@@ -254,9 +255,9 @@ impl Store {
             let order = task_order(query, d);
             let sql = format!(
                 "SELECT {TASK_COLUMNS} FROM (\
-                    SELECT t.* FROM tasks t WHERE {filter} \
+                    SELECT t.id FROM tasks t WHERE {filter} \
                     ORDER BY {order}, t.id ASC LIMIT {limit} OFFSET {offset}\
-                 ) t JOIN users u ON u.id = t.user_id \
+                 ) p JOIN tasks t ON t.id = p.id JOIN users u ON u.id = t.user_id \
                  ORDER BY {order}, t.id ASC",
             );
             let rows: Vec<TaskRow> = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
