@@ -122,10 +122,14 @@ impl Store {
 
 async fn connect_postgres(url: &str, config: &PoolConfig) -> StoreResult<sqlx::PgPool> {
     let timeout_ms = config.statement_timeout.as_millis().max(1);
-    // Sent as a startup parameter, so every session (including reconnects) carries it and a
-    // timed-out request's query stops too (docs/operations.md#configuration REQUEST_TIMEOUT).
-    let options =
-        PgConnectOptions::from_str(url).map_err(db_err)?.options([("statement_timeout", format!("{timeout_ms}ms"))]);
+    // Sent as startup parameters, so every session (including reconnects) carries them. The
+    // statement timeout stops a timed-out request's query too (docs/operations.md#configuration
+    // REQUEST_TIMEOUT). JIT is off: Taskify's statements are short, and compiling the plan of a
+    // list query cost more than running it (15 to 50 ms per list page at 1.1 M tasks;
+    // docs/performance.md, "Task lists").
+    let options = PgConnectOptions::from_str(url)
+        .map_err(db_err)?
+        .options([("statement_timeout", format!("{timeout_ms}ms")), ("jit", "off".to_owned())]);
     PgPoolOptions::new()
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections.min(config.max_connections))

@@ -8,7 +8,8 @@ use crate::types::{DbTime, DbUuid};
 use crate::{Store, StoreResult, TaskRecord};
 use sqlx::AssertSqlSafe;
 use taskify_domain::{
-    Paged, Principal, Task, TaskChanges, TaskListQuery, TaskPriority, TaskSort, TaskStatus, Timestamp, Visibility,
+    Paged, Principal, TASK_TOTAL_CAP, Task, TaskChanges, TaskListQuery, TaskPriority, TaskSort, TaskStatus, Timestamp,
+    Visibility,
 };
 use uuid::Uuid;
 
@@ -217,25 +218,49 @@ impl Store {
     }
 
     /// One page of the tasks visible under `visibility` that match `query`, sorted as asked
-    /// with ties broken by id ascending, and the total count.
+    /// with ties broken by id ascending, and the total count up to `offset + TASK_TOTAL_CAP`
+    /// ([`Store::list_tasks_capped`]).
     pub async fn list_tasks(
         &self,
         query: &TaskListQuery,
         visibility: &Visibility,
         now: Timestamp,
     ) -> StoreResult<Paged<Task>> {
+        self.list_tasks_capped(query, visibility, now, TASK_TOTAL_CAP).await
+    }
+
+    /// [`Store::list_tasks`] with the cap as a parameter: `total` counts at most `offset + cap`
+    /// matching rows, so a page never counts a whole large list (the caller reports
+    /// `total_capped` when `total` reached that bound; docs/http-contract.md#pagination).
+    ///
+    /// The count reads `tasks` alone (no filter needs the owner row). The page's ids are chosen
+    /// first, from `tasks` alone, and only those rows are read whole and joined to their owners:
+    /// with the default sort the skipped rows of a deep page are read from an index only
+    /// (docs/performance.md, "Task lists").
+    pub async fn list_tasks_capped(
+        &self,
+        query: &TaskListQuery,
+        visibility: &Visibility,
+        now: Timestamp,
+        cap: u64,
+    ) -> StoreResult<Paged<Task>> {
+        let count_limit = query.page.offset().saturating_add(cap);
         let (rows, total) = on_db!(&self.db, |pool, d| {
-            let (filter, params) = task_filter(query, visibility, now, d);
-            let count_sql = format!("SELECT COUNT(*) FROM tasks t JOIN users u ON u.id = t.user_id WHERE {filter}");
+            let (filter, mut params) = task_filter(query, visibility, now, d);
+            let limit = params.push(Param::Int(offset_of(count_limit)));
+            let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {filter} LIMIT {limit}) c");
             let total: i64 = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), params).fetch_one(pool).await?;
 
             let (filter, mut params) = task_filter(query, visibility, now, d);
             let limit = params.push(Param::Int(i64::from(query.page.page_size)));
             let offset = params.push(Param::Int(offset_of(query.page.offset())));
+            let order = task_order(query, d);
             let sql = format!(
-                "SELECT {TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id \
-                 WHERE {filter} ORDER BY {order}, t.id ASC LIMIT {limit} OFFSET {offset}",
-                order = task_order(query, d),
+                "SELECT {TASK_COLUMNS} FROM (\
+                    SELECT t.id FROM tasks t WHERE {filter} \
+                    ORDER BY {order}, t.id ASC LIMIT {limit} OFFSET {offset}\
+                 ) p JOIN tasks t ON t.id = p.id JOIN users u ON u.id = t.user_id \
+                 ORDER BY {order}, t.id ASC",
             );
             let rows: Vec<TaskRow> = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
             (rows, total)
@@ -249,7 +274,7 @@ impl Store {
     }
 }
 
-/// The WHERE clause of a task list (over `tasks t JOIN users u`) and its bind values.
+/// The WHERE clause of a task list (over `tasks t` alone) and its bind values.
 fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d: Dialect) -> (String, Params) {
     let mut params = Params::new();
     let mut clauses = Vec::new();
@@ -271,16 +296,15 @@ fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d
                 let clearance_ph = params.push(Param::Int(*clearance));
                 let number = d.attribute_number("ra");
                 let trunc = d.trunc("rc.n");
-                // Own tasks, or tasks of a live member of the department that do not require
-                // more clearance than the caller has. The owners are chosen first, through the
-                // department index, so the planner walks only their tasks (an OR over the join
-                // would make it scan every task); the clearance check then spares own tasks.
+                // Tasks whose owner is a live member of the department (the owner's folded
+                // department, kept on the task row by triggers: docs/decisions/0009), that do
+                // not require more clearance than the caller has; own tasks are exempt from the
+                // clearance check. Own tasks are in the department by construction: the
+                // principal's department is the caller's own stored department, folded the
+                // same way (docs/performance.md, "Task lists"). One index serves this in the
+                // default order.
                 clauses.push(format!(
-                    "t.user_id IN (\
-                        SELECT {me} UNION ALL \
-                        SELECT x.id FROM users x \
-                        WHERE x.deleted_at IS NULL AND x.department IS NOT NULL \
-                          AND {member_department} = {dept}) \
+                    "t.owner_department = {dept} \
                      AND (t.user_id = {me} OR NOT EXISTS (\
                             SELECT 1 FROM (\
                                 SELECT {number} AS n FROM resource_attributes ra \
@@ -289,7 +313,6 @@ fn task_filter(query: &TaskListQuery, visibility: &Visibility, now: Timestamp, d
                                   AND (ra.expires_at IS NULL OR ra.expires_at > {now_ph})\
                             ) rc \
                             WHERE rc.n > {clearance_ph} AND rc.n = {trunc} AND abs(rc.n) < 9e15))",
-                    member_department = d.fold("trim(x.department)"),
                 ));
             }
         }

@@ -32,6 +32,8 @@ export interface Page {
   page: number;
   page_size: number;
   total_pages: number;
+  /** Present (true) when `total` stopped counting at its cap: a lower bound (docs/http-contract.md#pagination). */
+  total_capped?: boolean;
 }
 
 export interface TaskPage extends Page {
@@ -110,7 +112,6 @@ export interface AuditEntry {
 
 export interface AuditPage extends Page {
   audit_logs: AuditEntry[];
-  total_capped?: boolean;
 }
 
 export interface Job {

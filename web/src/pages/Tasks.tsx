@@ -8,6 +8,7 @@ import { createTask, dueState, formatDate, useDeleteTask, useOptimisticUpdate, u
 import { PRIORITIES, PRIORITY_LABEL, STATUSES, STATUS_LABEL, type Profile, type Task } from '../api/types';
 import { useConfirm, useNotify } from '../ui/feedback';
 import { ErrorBanner, fieldError } from '../ui/form';
+import { countText, hasNextPage, pageText } from '../ui/paging';
 import { TaskForm } from './TaskForm';
 import { TaskBoard } from './TaskBoard';
 
@@ -155,9 +156,9 @@ export function TasksPage() {
             Previous
           </button>
           <span data-testid="task-page-info">
-            Page {data.page} of {Math.max(1, data.total_pages)} · {data.total} task{data.total === 1 ? '' : 's'}
+            {pageText(data)} · {countText(data, 'task', 'tasks')}
           </span>
-          <button type="button" data-testid="task-page-next" disabled={data.page >= data.total_pages} onClick={() => update({ page: String(data.page + 1) }, false)}>
+          <button type="button" data-testid="task-page-next" disabled={!hasNextPage(data)} onClick={() => update({ page: String(data.page + 1) }, false)}>
             Next
           </button>
           <label htmlFor="f-size">Per page</label>

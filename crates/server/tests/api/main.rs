@@ -33,4 +33,5 @@ mod rate_limit_leases;
 mod request_bounds;
 mod security;
 mod shutdown_drain;
+mod task_totals;
 mod tasks;

@@ -8,6 +8,7 @@ mod attributes;
 mod audit;
 mod idempotency;
 mod migrations;
+mod owner_department;
 mod rotation;
 mod send;
 mod tasks;

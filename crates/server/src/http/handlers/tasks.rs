@@ -18,7 +18,7 @@ use taskify_core::CoreError;
 use taskify_core::admin::AttributeInput;
 use taskify_core::tasks::input::{NewTaskInput, task_changes, task_list_query};
 use taskify_core::tasks::{Created, IdempotencyRequest, etag, task_location};
-use taskify_domain::{Paged, Task};
+use taskify_domain::{Paged, Task, task_total_capped};
 use taskify_store::AttributeOwner;
 
 fn set_header(response: &mut Response, name: HeaderName, value: &str) {
@@ -34,13 +34,15 @@ fn task_response(status: StatusCode, body: &impl serde::Serialize, version: i64)
     response
 }
 
-/// The list body of docs/http-contract.md#pagination.
+/// The list body of docs/http-contract.md#pagination, with `total_capped: true` when the count
+/// stopped at the cap (the audit log's shape, handlers/admin.rs).
 pub fn task_page(page: &Paged<Task>) -> Response {
-    json(
-        StatusCode::OK,
-        &json!({ "tasks": page.items, "total": page.total, "page": page.page, "page_size": page.page_size,
-                 "total_pages": page.total_pages() }),
-    )
+    let mut body = json!({ "tasks": page.items, "total": page.total, "page": page.page,
+                           "page_size": page.page_size, "total_pages": page.total_pages() });
+    if task_total_capped(page) {
+        body["total_capped"] = json!(true);
+    }
+    json(StatusCode::OK, &body)
 }
 
 /// `Idempotency-Key`: 1–255 visible ASCII characters.

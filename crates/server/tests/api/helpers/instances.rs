@@ -57,6 +57,13 @@ impl TestApp {
         self.database.as_ref().expect("the instance still owns its database").url()
     }
 
+    /// Runs one SQL statement on this instance's database (for data the API would take too
+    /// long to create, such as ten thousand tasks). Blocks until it is done.
+    pub fn execute_sql(&self, sql: &str) {
+        let database = self.database.as_ref().expect("the instance still owns its database");
+        database.execute(sql).unwrap_or_else(|error| panic!("SQL on the test database: {error}"));
+    }
+
     /// Sends the shutdown signal (SIGTERM's effect) without waiting: the drain begins.
     pub fn begin_shutdown(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

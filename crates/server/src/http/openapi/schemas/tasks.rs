@@ -69,7 +69,7 @@ pub struct Task {
 pub struct TaskPage {
     // The paging members repeat in every page: a shared struct, flattened, would make each page an allOf.
     tasks: Vec<Task>,
-    /// Number of matching items.
+    /// Number of matching items, counted up to 10 000 past the first item of the page (`(page - 1) × page_size + 10 000`); `total_capped` says when it stopped there.
     #[schema(minimum = 0)]
     total: i64,
     #[schema(minimum = 1)]
@@ -79,6 +79,18 @@ pub struct TaskPage {
     /// `ceil(total / page_size)`; 0 when `total` is 0.
     #[schema(minimum = 0)]
     total_pages: i64,
+    #[schema(schema_with = task_page_total_capped)]
+    total_capped: Option<serde_json::Value>,
+}
+
+// The same optional true-only flag as the audit log page's (audit.rs).
+fn task_page_total_capped() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .description(Some(
+            "Present (true) when `total` stopped counting at `(page - 1) × page_size + 10 000`: there are at least that many matches, maybe more, and pages past `total_pages` may still hold tasks.",
+        ))
+        .extensions(Some(keywords(json!({"const": true}))))
 }
 
 /// Server-owned members (`id`, `user_id`, `version`, `created_at`, `updated_at`) are ignored.
