@@ -82,7 +82,8 @@ permissions!(
 
 /// Builds the request context of audit rows from the request parts.
 pub fn request_context(parts: &Parts) -> RequestContext {
-    let request_id = parts.extensions.get::<super::request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let request_id =
+        parts.extensions.get::<super::request_id::RequestId>().map(|r| r.0.to_string()).unwrap_or_default();
     RequestContext {
         request_id,
         client_ip: parts.extensions.get::<ClientIp>().map(|ip| ip.0.to_string()),

@@ -6,7 +6,7 @@ use super::extract::{ClientIp, VerifiedToken};
 use super::problem::Problem;
 use super::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use taskify_core::auth::throttle::ip_key;
@@ -43,15 +43,12 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
         .into_response()
     };
     let h = response.headers_mut();
-    set_header(h, "ratelimit-limit", class.burst.to_string());
-    set_header(h, "ratelimit-remaining", verdict.remaining.to_string());
-    set_header(h, "ratelimit-reset", verdict.reset_secs.to_string());
-    set_header(h, "ratelimit-policy", format!("{};w={};name=\"{}\"", class.burst, class.window_secs(), class.name));
-    response
-}
-
-fn set_header(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(HeaderName::from_static(name), v);
+    h.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(class.burst));
+    h.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(verdict.remaining));
+    h.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(verdict.reset_secs));
+    let policy = format!("{};w={};name=\"{}\"", class.burst, class.window_secs(), class.name);
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert(HeaderName::from_static("ratelimit-policy"), v);
     }
+    response
 }

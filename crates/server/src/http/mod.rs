@@ -102,7 +102,6 @@ pub fn router(state: AppState) -> Router {
     let compress = SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"));
     app.fallback(static_files::asset)
         .layer(CompressionLayer::new().compress_when(compress))
-        .layer(from_fn(layers::unsatisfiable_accept_encoding))
         .layer(from_fn_with_state(state.clone(), layers::deadline))
         .layer(from_fn_with_state(state.clone(), cors::cors))
         .layer(CatchPanicLayer::custom(layers::panic_response))

@@ -208,8 +208,9 @@ fn framework_problem(status: StatusCode) -> Option<Problem> {
 
 /// Writes problem bodies (see the module docs).
 pub async fn render_problems(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    // Shared copies (no allocation): most responses are not problems.
+    let uri = request.uri().clone();
+    let request_id = request.extensions().get::<RequestId>().map_or_else(|| "".into(), |r| r.0.clone());
     let mut response = next.run(request).await;
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(p) => p,
@@ -225,7 +226,7 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         title,
         status: problem.status.as_u16(),
         detail: &problem.message,
-        instance: &path,
+        instance: uri.path(),
         error: problem.code,
         message: &problem.message,
         request_id: &request_id,
