@@ -84,7 +84,7 @@ impl Namespace {
         self.raw().await.get(key).await.expect("GET")
     }
 
-    /// Every key under the namespace root, sorted (SCAN, never KEYS).
+    /// Every key under the namespace root, sorted and once each (SCAN, never KEYS).
     pub async fn stored_keys(&self) -> Vec<String> {
         let mut conn = self.raw().await;
         let mut iter: redis::AsyncIter<'_, String> = conn.scan_match(self.pattern()).await.expect("SCAN");
@@ -92,7 +92,9 @@ impl Namespace {
         while let Some(k) = iter.next_item().await {
             keys.push(k.expect("key"));
         }
+        // SCAN may return a key more than once (while the keyspace is rehashed).
         keys.sort();
+        keys.dedup();
         keys
     }
 
