@@ -97,6 +97,7 @@ pub async fn serve(
     log_startup(&config, &store, address);
     services.events.start(background.clone());
     let housekeeping = tokio::spawn(housekeeping(store.clone(), config.audit_retention, background.clone()));
+    tokio::spawn(crate::telemetry::metrics_upkeep(metrics.clone(), background.clone()));
     if let Some(every) = config.cache_warm_interval {
         tokio::spawn(crate::warmup::periodically(services.clone(), every, background.clone()));
     }

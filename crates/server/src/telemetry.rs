@@ -28,6 +28,22 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// How often histogram observations are folded into their buckets without a scrape.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder keeps every histogram observation until it is folded into the buckets, which a
+/// scrape does. An instance nobody scrapes would grow by about 8 bytes per observation for ever
+/// (60 MiB in 5 minutes of the mixed benchmark: BENCHMARKS.md, section 11), so this folds them
+/// every 5 s, as the exporter's own `install()` would.
+pub async fn metrics_upkeep(handle: PrometheusHandle, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(UPKEEP_EVERY) => handle.run_upkeep(),
+        }
+    }
+}
+
 /// Sets the gauges that describe the process rather than events.
 pub fn refresh_gauges(state: &AppState) {
     let store = &state.services.store;
