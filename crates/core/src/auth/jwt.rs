@@ -102,7 +102,7 @@ impl JwtCodec {
     /// Checks 3–6 of docs/authentication.md#access-tokens; the first failure wins. There is no clock leeway.
     ///
     /// Verified here rather than by `jsonwebtoken::decode`, which parsed the claims twice into
-    /// JSON maps (the roles and permissions arrays included): a third of a cached read's CPU went
+    /// JSON maps (the roles and permissions arrays included): an eighth of a cached read's CPU went
     /// to verifying its token (docs/performance.md, "Cached read"). The checks are the same.
     pub fn verify(&self, token: &str, now_unix: i64) -> Result<AccessClaims, AuthFailure> {
         // Check 3: structure, header, alg exactly HS256, signature.

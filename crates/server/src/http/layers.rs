@@ -4,7 +4,7 @@
 
 use super::extract::{ClientIp, UserSlot};
 use super::http_metrics;
-use super::problem::{ApiError, Problem};
+use super::problem::{self, ApiError, Problem};
 use super::request_id::RequestId;
 use super::state::AppState;
 use axum::body::HttpBody;
@@ -124,18 +124,23 @@ pub fn method_label(method: &Method) -> &'static str {
     STANDARD.iter().find(|m| *m == method).map_or("other", Method::as_str)
 }
 
-/// Adds the security headers, and `Cache-Control: no-store` to API answers that set none.
-pub async fn response_headers(request: Request, next: Next) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
+/// Finishes every response: adds the security headers, and `Cache-Control: no-store` to API
+/// answers that set none, then writes the body of a problem ([`problem::render_problem`]). One
+/// layer for both: each layer costs a boxed future and a clone of the inner service per request
+/// (docs/performance.md, "Cached read").
+pub async fn finish_response(request: Request, next: Next) -> Response {
+    // Shared copies (no allocation): most responses are not problems.
+    let uri = request.uri().clone();
+    let request_id = request.extensions().get::<RequestId>().map_or_else(|| "".into(), |r| r.0.clone());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
-    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
+    if uri.path().starts_with("/api/") && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
+    problem::render_problem(response, uri.path(), &request_id)
 }
 
 /// The handler deadline (`REQUEST_TIMEOUT`): past it the answer is 503 `request_timeout`.

@@ -107,8 +107,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(layers::panic_response))
         // Outside panic recovery (older designs put it inside; docs/http-contract.md#middleware-order), so a panic's 500 carries the
         // security headers too: docs/http-contract.md#security-headers wants them on every response.
-        .layer(from_fn(layers::response_headers))
-        .layer(from_fn(problem::render_problems))
+        .layer(from_fn(layers::finish_response))
         .layer(from_fn_with_state(state.clone(), layers::observe))
         .layer(from_fn(request_id::assign_request_id))
         .with_state(state)
@@ -132,8 +131,7 @@ mod tests {
             .route("/boom", get(boom))
             .route("/fine", get(|| async { "ok" }))
             .layer(CatchPanicLayer::custom(layers::panic_response))
-            .layer(from_fn(layers::response_headers))
-            .layer(from_fn(problem::render_problems))
+            .layer(from_fn(layers::finish_response))
             .layer(from_fn(request_id::assign_request_id));
 
         let request = Request::get("/boom").header("x-request-id", "panic-1").body(Body::empty()).expect("request");

@@ -1,20 +1,17 @@
 //! The one mapping from failures to RFC 9457 problem+json (docs/http-contract.md#errors).
 //!
 //! Handlers return [`ApiError`]; its response carries a [`Problem`] in the extensions and no
-//! body. The `render_problems` middleware, which knows the request id and path, writes the body.
+//! body. The response-finishing middleware (`layers::finish_response`), which knows the request id
+//! and path, writes the body with [`render_problem`].
 //! It also turns bodiless error responses produced by the framework (405, 413, …) into problems,
 //! so every error, from every layer, has the same shape.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use taskify_core::{AuthFailure, CoreError};
 use taskify_domain::FieldError;
-
-use super::request_id::RequestId;
 
 /// The content of a problem body, minus the request-specific members.
 #[derive(Debug, Clone)]
@@ -206,12 +203,9 @@ fn framework_problem(status: StatusCode) -> Option<Problem> {
     })
 }
 
-/// Writes problem bodies (see the module docs).
-pub async fn render_problems(request: Request, next: Next) -> Response {
-    // Shared copies (no allocation): most responses are not problems.
-    let uri = request.uri().clone();
-    let request_id = request.extensions().get::<RequestId>().map_or_else(|| "".into(), |r| r.0.clone());
-    let mut response = next.run(request).await;
+/// Writes the problem body of `response`, if it is a problem (see the module docs), naming the
+/// request's `path` and `request_id`. Called by `layers::finish_response`.
+pub fn render_problem(mut response: Response, path: &str, request_id: &str) -> Response {
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(p) => p,
         None if is_bare_error(&response) => match framework_problem(response.status()) {
@@ -226,10 +220,10 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         title,
         status: problem.status.as_u16(),
         detail: &problem.message,
-        instance: uri.path(),
+        instance: path,
         error: problem.code,
         message: &problem.message,
-        request_id: &request_id,
+        request_id,
         // `validation_failed` always lists its fields; `invalid_request` only when one is known.
         errors: (problem.code == "validation_failed" || !problem.errors.is_empty())
             .then_some(problem.errors.as_slice()),
