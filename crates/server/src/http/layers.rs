@@ -160,14 +160,12 @@ pub async fn deadline(State(state): State<AppState>, mut request: Request, next:
 
 /// Step 2 of docs/http-contract.md#order-of-checks: a declared `Content-Length` above the limit answers 413 before anything
 /// else (authentication included) looks at the request. Chunked bodies are counted when read.
-pub async fn declared_body_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Run by the rate-limiting layer before it looks at anything (one layer for both: each layer
+/// costs a boxed future and a clone of the inner service per request).
+pub fn refuse_declared_body(request: &Request, limit: usize) -> Option<Response> {
     let declared =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let limit = state.config.body_limit_bytes;
-    if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::PayloadTooLarge(limit).into_response();
-    }
-    next.run(request).await
+    declared.is_some_and(|n| n > limit as u64).then(|| ApiError::PayloadTooLarge(limit).into_response())
 }
 
 /// Removes an `Accept-Encoding` that accepts no coding this server produces (gzip), such as

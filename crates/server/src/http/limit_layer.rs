@@ -12,8 +12,12 @@ use axum::response::{IntoResponse, Response};
 use taskify_core::auth::throttle::ip_key;
 use taskify_domain::metric_names as names;
 
-/// The limiting middleware for matched API routes.
+/// The middleware of matched API routes: the declared body size first (413, without RateLimit
+/// headers), then the rate limit.
 pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if let Some(too_large) = super::layers::refuse_declared_body(&request, state.config.body_limit_bytes) {
+        return too_large;
+    }
     let limits = &state.config.rate_limits;
     if !limits.enabled {
         return next.run(request).await;

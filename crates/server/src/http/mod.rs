@@ -38,11 +38,8 @@ pub fn router(state: AppState) -> Router {
     // the body size (413) and the rate limit are looked at, and without RateLimit headers; an
     // unknown path is a 404 for the same reason. On a matched route the body size comes first,
     // then the rate limit.
-    let guarded = |route: MethodRouter<AppState>| {
-        route
-            .route_layer(from_fn_with_state(state.clone(), limit_layer::limit))
-            .route_layer(from_fn_with_state(state.clone(), layers::declared_body_limit))
-    };
+    let guarded =
+        |route: MethodRouter<AppState>| route.route_layer(from_fn_with_state(state.clone(), limit_layer::limit));
     let api = Router::new()
         // The route table: one `.route(path, guarded(method(handler)))` line per endpoint, same shape throughout
         // (docs/http-contract.md).
