@@ -17,7 +17,6 @@ scripts/bench/seed-scale.sql. The script
 Only the standard library is used. The binary defaults to target/release/taskify.
 """
 
-import json
 import os
 import socket
 import statistics
@@ -25,10 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
+
+from benchlib import http, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = int(os.environ.get("LISTS_REQUESTS", "20"))
@@ -80,30 +79,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(method, url, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        text = resp.read()
-    return json.loads(text) if text else None
-
-
-def wait_ready(url, proc):
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"taskify exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:  # it answers
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"not ready: {url}")
 
 
 def percentile(values, p):

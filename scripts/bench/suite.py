@@ -17,17 +17,15 @@ latency acceptance figure), and with BENCH_SOAK (seconds, e.g. 300) once more, p
 for that long while the server's resident memory is sampled every 10 s.
 """
 
-import json
 import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from benchlib import http, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -59,30 +57,6 @@ def psql(sql, db=DB):
     return out.stdout.strip()
 
 
-def http(method, url, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        text = resp.read()
-    return json.loads(text) if text else None
-
-
-def wait_ready(url, proc):
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"process for {url} exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:  # it answers: ready (the probe answers 401 without a token)
-            return
-        except OSError:  # refused, reset or timed out (URLError is one too): not yet
-            time.sleep(0.2)
-    sys.exit(f"not ready: {url}")
 
 
 def rss_mib(proc, field="VmHWM"):
@@ -112,12 +86,19 @@ def parse_wrk(text):
     return {"rps": float(rps.group(1)) if rps else 0.0, "p50": latency(50), "p99": latency(99), "errors": errors}
 
 
-def wrk(url, script, env, seconds=None):
+def wrk(url, script, env, seconds=None, every_10s=None):
+    """Runs wrk for `seconds` (default SECONDS), calling `every_10s` every 10 s while it runs."""
     cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds or SECONDS}s", "--latency", "-s", str(BENCH / script),
            url]
-    env = {**env, "CONNECTIONS": str(CONNECTIONS)}
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, check=True)
-    return parse_wrk(out.stdout)
+    env = {**os.environ, **env, "CONNECTIONS": str(CONNECTIONS)}
+    load = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    while every_10s and load.poll() is None:
+        time.sleep(10)
+        every_10s()
+    out, _ = load.communicate()
+    if load.returncode:
+        raise subprocess.CalledProcessError(load.returncode, cmd, out)
+    return parse_wrk(out)
 
 
 def pgbench(script, work, defines=()):
@@ -231,22 +212,14 @@ class Suite:
             (MIXED, self.main, lambda: self.mixed()),
         ]
 
-    def mixed(self, rate=None, seconds=None):
+    def mixed(self, rate=None, seconds=None, every_10s=None):
         env = {"USERS_FILE": str(self.work / "mixed.users"), **({"RATE": str(rate)} if rate else {})}
-        return wrk(base("taskify"), "mixed.lua", env, seconds)
+        return wrk(base("taskify"), "mixed.lua", env, seconds, every_10s)
 
     def soak(self, rate):
         """The paced mixed workload for SOAK seconds; the server's RSS sampled every 10 s."""
         samples = [rss_mib(self.main, "VmRSS")]
-        env = {**os.environ, "USERS_FILE": str(self.work / "mixed.users"), "RATE": str(rate),
-               "CONNECTIONS": str(CONNECTIONS)}
-        cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SOAK}s", "--latency", "-s", str(BENCH / "mixed.lua"),
-               base("taskify")]
-        load = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-        while load.poll() is None:
-            time.sleep(10)
-            samples.append(rss_mib(self.main, "VmRSS"))
-        result = parse_wrk(load.stdout.read())
+        result = self.mixed(rate, SOAK, lambda: samples.append(rss_mib(self.main, "VmRSS")))
         return result, samples
 
 
