@@ -442,16 +442,14 @@ impl AdminService {
         Ok(())
     }
 
-    /// `GET /audit-logs`; the flag is `total_capped`.
+    /// `GET /audit-logs` (`total` stops counting at `AUDIT_TOTAL_CAP`: `Paged::total_capped`).
     pub async fn audit_log(
         &self,
         p: &Principal,
         query: AuditQuery,
         ctx: &RequestContext,
-    ) -> CoreResult<(Paged<AuditEntry>, bool)> {
+    ) -> CoreResult<Paged<AuditEntry>> {
         self.allow(p, "audit:read", ctx).await?;
-        let page = self.store.list_audit(&query).await?;
-        let capped = page.total >= AUDIT_TOTAL_CAP;
-        Ok((page, capped))
+        Ok(self.store.list_audit(&query).await?)
     }
 }

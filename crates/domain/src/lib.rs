@@ -18,9 +18,7 @@ pub use attribute::{Attribute, AttributeValue, DataType};
 pub use audit::{AuditEntry, AuditQuery, Decision, NewAuditEntry};
 pub use auth::{Permission, Principal, PrincipalRole, Role, Scope};
 pub use page::{Order, PageRequest, Paged};
-pub use task::{
-    TASK_TOTAL_CAP, Task, TaskChanges, TaskListQuery, TaskPriority, TaskSort, TaskStatus, Visibility, task_total_capped,
-};
+pub use task::{TASK_TOTAL_CAP, Task, TaskChanges, TaskListQuery, TaskPriority, TaskSort, TaskStatus, Visibility};
 pub use time::Timestamp;
 pub use user::{RoleAssignment, User, UserListQuery, UserSort};
 

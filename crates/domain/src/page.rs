@@ -63,6 +63,10 @@ pub struct Paged<T> {
     pub total: u64,
     pub page: u32,
     pub page_size: u32,
+    /// True when the store stopped counting at its cap, so `total` is a lower bound (the
+    /// answer carries `total_capped`; docs/http-contract.md#pagination).
+    #[serde(default)]
+    pub total_capped: bool,
 }
 
 impl<T> Paged<T> {

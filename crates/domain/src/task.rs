@@ -145,12 +145,6 @@ impl TaskSort {
 /// 200 000 tasks on each page cost as much as reading the page (docs/performance.md, "Task lists").
 pub const TASK_TOTAL_CAP: u64 = 10_000;
 
-/// True when a task list's `total` stopped at the cap: `total` reached `offset + TASK_TOTAL_CAP`.
-pub fn task_total_capped<T>(page: &crate::Paged<T>) -> bool {
-    let offset = u64::from(page.page.saturating_sub(1)) * u64::from(page.page_size);
-    page.total >= offset.saturating_add(TASK_TOTAL_CAP)
-}
-
 /// Which tasks a caller may see in a list, derived from the scopes of their `task:read`
 /// permissions (docs/authorization.md#lists).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

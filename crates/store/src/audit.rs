@@ -87,7 +87,7 @@ impl Store {
     }
 
     /// `GET /audit-logs`: ordered by timestamp then id (direction from the query); `total`
-    /// counts at most `AUDIT_TOTAL_CAP` rows (the caller reports `total_capped`).
+    /// counts at most `AUDIT_TOTAL_CAP` rows (`total_capped` when it reached that bound).
     ///
     /// Rows with equal timestamps are ordered by id ascending in both directions, the tie-break
     /// rule of every list (docs/http-contract.md#pagination).
@@ -109,11 +109,13 @@ impl Store {
             let rows = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
             (total, rows)
         });
+        let total = u64::try_from(total).unwrap_or(0);
         Ok(Paged {
             items: rows.into_iter().map(AuditRow::into_entry).collect::<StoreResult<_>>()?,
-            total: u64::try_from(total).unwrap_or(0),
+            total,
             page: query.page.page,
             page_size: query.page.page_size,
+            total_capped: total >= AUDIT_TOTAL_CAP,
         })
     }
 

@@ -230,8 +230,8 @@ impl Store {
     }
 
     /// [`Store::list_tasks`] with the cap as a parameter: `total` counts at most `offset + cap`
-    /// matching rows, so a page never counts a whole large list (the caller reports
-    /// `total_capped` when `total` reached that bound; docs/http-contract.md#pagination).
+    /// matching rows, so a page never counts a whole large list (`total_capped` when it reached
+    /// that bound; docs/http-contract.md#pagination).
     ///
     /// The count reads `tasks` alone (no filter needs the owner row). The page's ids are chosen
     /// first, from `tasks` alone, and only those rows are read whole and joined to their owners:
@@ -265,11 +265,13 @@ impl Store {
             let rows: Vec<TaskRow> = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
             (rows, total)
         });
+        let total = u64::try_from(total).unwrap_or(0);
         Ok(Paged {
             items: rows.into_iter().map(TaskRow::into_task).collect::<StoreResult<_>>()?,
-            total: u64::try_from(total).unwrap_or(0),
+            total,
             page: query.page.page,
             page_size: query.page.page_size,
+            total_capped: total >= count_limit,
         })
     }
 }

@@ -50,6 +50,7 @@ impl Store {
             total: u64::try_from(total).unwrap_or(0),
             page: query.page.page,
             page_size: query.page.page_size,
+            total_capped: false,
         })
     }
 

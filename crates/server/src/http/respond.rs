@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
+use taskify_domain::Paged;
 
 /// `application/json; charset=utf-8` with `status`.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
@@ -16,6 +17,17 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
                 .into_response()
         }
     }
+}
+
+/// 200 with the list body of docs/http-contract.md#pagination: the items under `items_key`,
+/// the totals, and `total_capped: true` when the count stopped at its cap.
+pub fn page_json<T: Serialize>(items_key: &str, page: &Paged<T>) -> Response {
+    let mut body = serde_json::json!({ items_key: page.items, "total": page.total, "page": page.page,
+                                       "page_size": page.page_size, "total_pages": page.total_pages() });
+    if page.total_capped {
+        body["total_capped"] = Value::Bool(true);
+    }
+    json(StatusCode::OK, &body)
 }
 
 /// A JSON body that is already serialised.

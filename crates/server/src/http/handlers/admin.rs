@@ -6,7 +6,7 @@ use crate::http::extract::{
 };
 use crate::http::openapi as api;
 use crate::http::problem::ApiResult;
-use crate::http::respond::{json, no_content};
+use crate::http::respond::{json, no_content, page_json};
 use crate::http::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -39,11 +39,7 @@ pub async fn list_users(
 ) -> ApiResult<Response> {
     let query = user_list_query(&query)?;
     let page = state.services.admin.list_users(&caller.principal, query, &caller.ctx).await?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "users": page.items, "total": page.total, "page": page.page, "page_size": page.page_size,
-                 "total_pages": page.total_pages() }),
-    ))
+    Ok(page_json("users", &page))
 }
 
 // Same shape as every handler in this folder: one annotated handler per route, its OpenAPI facts next to it
@@ -339,11 +335,6 @@ pub async fn audit_logs(
     Params(query): Params,
 ) -> ApiResult<Response> {
     let query = audit_query(&query)?;
-    let (page, capped) = state.services.admin.audit_log(&caller.principal, query, &caller.ctx).await?;
-    let mut body = json!({ "audit_logs": page.items, "total": page.total, "page": page.page,
-                           "page_size": page.page_size, "total_pages": page.total_pages() });
-    if capped {
-        body["total_capped"] = json!(true);
-    }
-    Ok(json(StatusCode::OK, &body))
+    let page = state.services.admin.audit_log(&caller.principal, query, &caller.ctx).await?;
+    Ok(page_json("audit_logs", &page))
 }

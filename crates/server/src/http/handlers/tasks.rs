@@ -7,7 +7,7 @@ use crate::http::extract::{
 };
 use crate::http::openapi as api;
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::respond::{canonical_json, json, no_content, raw_json};
+use crate::http::respond::{canonical_json, json, no_content, page_json, raw_json};
 use crate::http::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -18,7 +18,6 @@ use taskify_core::CoreError;
 use taskify_core::admin::AttributeInput;
 use taskify_core::tasks::input::{NewTaskInput, task_changes, task_list_query};
 use taskify_core::tasks::{Created, IdempotencyRequest, etag, task_location};
-use taskify_domain::{Paged, Task, task_total_capped};
 use taskify_store::AttributeOwner;
 
 fn set_header(response: &mut Response, name: HeaderName, value: &str) {
@@ -32,17 +31,6 @@ fn task_response(status: StatusCode, body: &impl serde::Serialize, version: i64)
     let mut response = json(status, body);
     set_header(&mut response, header::ETAG, &etag(version));
     response
-}
-
-/// The list body of docs/http-contract.md#pagination, with `total_capped: true` when the count
-/// stopped at the cap (the audit log's shape, handlers/admin.rs).
-pub fn task_page(page: &Paged<Task>) -> Response {
-    let mut body = json!({ "tasks": page.items, "total": page.total, "page": page.page,
-                           "page_size": page.page_size, "total_pages": page.total_pages() });
-    if task_total_capped(page) {
-        body["total_capped"] = json!(true);
-    }
-    json(StatusCode::OK, &body)
 }
 
 /// `Idempotency-Key`: 1–255 visible ASCII characters.
@@ -237,7 +225,7 @@ pub async fn list(
 ) -> ApiResult<Response> {
     let query = task_list_query(&query)?;
     let page = state.services.tasks.list(&caller.principal, query, &caller.ctx).await?;
-    Ok(task_page(&page))
+    Ok(page_json("tasks", &page))
 }
 
 // Same annotated-handler shape as list_tasks above: one #[utoipa::path] per route with its own statuses.
@@ -268,7 +256,7 @@ pub async fn of_user(
     let mut query = task_list_query(&query)?;
     query.owner = Some(user_id);
     let page = state.services.tasks.list(&caller.principal, query, &caller.ctx).await?;
-    Ok(task_page(&page))
+    Ok(page_json("tasks", &page))
 }
 
 #[utoipa::path(
