@@ -4,6 +4,7 @@ use crate::availability::Availability;
 use crate::error::{connect_err, db_err};
 pub(crate) use crate::pool::Pool;
 use crate::{Store, StoreError, StoreResult};
+use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
@@ -58,6 +59,15 @@ pub(crate) struct Db {
 /// SQLite waits this long for a competing writer before giving up with `SQLITE_BUSY`
 /// (docs/data-model.md#portable-types asks for at least 5 s).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL connection idle in the pool for longer than this is pinged before a request
+/// gets it; one used more recently is handed out as it is.
+///
+/// sqlx pings every connection it hands out by default: one more round trip per statement, a
+/// third of an uncached read's work at load (docs/performance.md, "Uncached read"). A connection
+/// in use moments ago is alive (sqlx also pings each one as it comes back to the pool, and drops
+/// it if that fails); one that sat idle may have been cut by a restart or a proxy meanwhile.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Connects to `postgres://…` or `sqlite://…` (a SQLite file is created with its parent
@@ -136,6 +146,15 @@ async fn connect_postgres(url: &str, config: &PoolConfig) -> StoreResult<sqlx::P
         .max_lifetime(non_zero(config.max_lifetime))
         .idle_timeout(non_zero(config.idle_timeout))
         .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(connect_err)
@@ -159,8 +178,12 @@ async fn connect_sqlite(url: &str, config: &PoolConfig) -> StoreResult<sqlx::Sql
         options.journal_mode(SqliteJournalMode::Wal)
     };
 
-    let mut pool =
-        SqlitePoolOptions::new().max_connections(config.max_connections.max(1)).acquire_timeout(config.acquire_timeout);
+    // No ping before handing a connection out: a local file cannot hang up, and each ping is a
+    // round trip to the connection's worker thread.
+    let mut pool = SqlitePoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false);
     pool = if in_memory {
         // An in-memory database lives only as long as one of its connections: keep one open
         // for the life of the pool.
