@@ -104,10 +104,10 @@ impl Store {
             dir = query.order.sql()
         );
         let (total, rows): (i64, Vec<AuditRow>) = on_db!(&self.db, |pool, _d| {
-            let total =
-                bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), count_params).fetch_one(pool).await?;
-            let rows = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool).await?;
-            (total, rows)
+            let count = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), count_params).fetch_one(pool);
+            let page = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool);
+            // Side by side on two connections, as task lists do (docs/performance.md, "Task lists").
+            tokio::try_join!(count, page)?
         });
         let total = u64::try_from(total).unwrap_or(0);
         Ok(Paged {
