@@ -104,9 +104,12 @@ impl Store {
             dir = query.order.sql()
         );
         let (total, rows): (i64, Vec<AuditRow>) = on_db!(&self.db, |pool, _d| {
-            let count = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), count_params).fetch_one(pool);
-            let page = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).fetch_all(pool);
-            // Side by side on two connections, as task lists do (docs/performance.md, "Task lists").
+            // Planned for their values each time and side by side on two connections, as task
+            // lists are (docs/performance.md, "Task lists").
+            let count = bind_params!(sqlx::query_scalar(AssertSqlSafe(count_sql)), count_params)
+                .persistent(false)
+                .fetch_one(pool);
+            let page = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).persistent(false).fetch_all(pool);
             tokio::try_join!(count, page)?
         });
         let total = u64::try_from(total).unwrap_or(0);

@@ -250,7 +250,12 @@ impl Store {
             let (filter, mut params) = task_filter(query, visibility, now, d);
             let limit = params.push(Param::Int(offset_of(count_limit)));
             let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {filter} LIMIT {limit}) c");
-            let count = bind_params!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)), params).fetch_one(pool);
+            // Not kept as prepared statements: PostgreSQL would switch a kept statement to one
+            // generic plan after five runs, chosen without the search pattern, department or
+            // offset, which decide the plan here (docs/performance.md, "Task lists").
+            let count = bind_params!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)), params)
+                .persistent(false)
+                .fetch_one(pool);
 
             let (filter, mut params) = task_filter(query, visibility, now, d);
             let limit = params.push(Param::Int(i64::from(query.page.page_size)));
@@ -263,7 +268,9 @@ impl Store {
                  ) p JOIN tasks t ON t.id = p.id JOIN users u ON u.id = t.user_id \
                  ORDER BY {order}, t.id ASC",
             );
-            let page = bind_params!(sqlx::query_as::<_, TaskRow>(AssertSqlSafe(sql)), params).fetch_all(pool);
+            let page = bind_params!(sqlx::query_as::<_, TaskRow>(AssertSqlSafe(sql)), params)
+                .persistent(false)
+                .fetch_all(pool);
             // Side by side on two connections: a list answers in the time of the slower
             // statement, not of both (docs/performance.md, "Task lists").
             let (total, rows) = tokio::try_join!(count, page)?;
