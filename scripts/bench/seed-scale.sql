@@ -5,6 +5,10 @@
 --     manager 'eng-manager';
 --   * 8 999 other users in 50 departments own about 89 tasks each (800 000 tasks);
 --   * 1 % of the tasks carry a required_clearance attribute.
+-- Tasks are inserted oldest first, as a live system writes them, so the table's physical order
+-- follows created_at (interleaving users and departments). Lists walk their indexes in that
+-- order; on a table laid out owner by owner instead, deep pages read scattered rows and cost up
+-- to twice as much (BENCHMARKS.md, "Lists at scale").
 -- Usage: psql -v ON_ERROR_STOP=1 -d DB -f scripts/bench/seed-scale.sql
 -- Every seeded user has the password "Bench-pass-1" (argon2id hash below).
 \set password_hash '''$argon2id$v=19$m=19456,t=2,p=1$UkiSyYgEOeE4CQtGyZ8uFg$L0grUPKHprsmJosv6ZthLqeEgrFjOUUenTadsGcdDNs'''
@@ -52,11 +56,12 @@ SELECT
     now() - (k * 37 + s.n) * interval '1 second',
     1
 FROM seed_users s
-CROSS JOIN LATERAL generate_series(1, CASE WHEN s.n = 0 THEN 100000 WHEN s.n <= 1000 THEN 200 ELSE 89 END) AS k;
+CROSS JOIN LATERAL generate_series(1, CASE WHEN s.n = 0 THEN 100000 WHEN s.n <= 1000 THEN 200 ELSE 89 END) AS k
+ORDER BY k * 37 + s.n DESC;
 
 INSERT INTO resource_attributes (id, resource_type, resource_id, key, value, data_type, created_at, updated_at)
 SELECT md5('scale-attr-' || t.id)::uuid, 'task', t.id, 'required_clearance', '3', 'number', now(), now()
 FROM tasks t
 WHERE t.title LIKE 'Task %' AND get_byte(decode(md5(t.id::text), 'hex'), 0) < 3;
 COMMIT;
-ANALYZE;
+VACUUM ANALYZE;
