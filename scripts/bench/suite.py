@@ -12,6 +12,11 @@ Processes (all on 127.0.0.1, all stopped at the end; the scratch database is dro
   * the ceiling probe (crates/server/examples/ceiling.rs);
   * pgbench with Taskify's own INSERT and primary-key SELECT (pg_insert.sql, pg_select.sql).
 
+Each row also reports the CPU spent per request by the server under test and by PostgreSQL
+together (the load generator's left out on both sides; PostgreSQL's share in parentheses), read
+from /proc before and after the workload: on a machine whose speed varies from run to run it
+shows where a change saved work better than requests per second do.
+
 After the rounds, the mixed workload runs again paced at half its measured maximum (its p99 is the
 latency acceptance figure), and with BENCH_SOAK (seconds, e.g. 300) once more, paced the same way,
 for that long while the server's resident memory is sampled every 10 s.
@@ -70,6 +75,41 @@ def rss_mib(proc, field="VmHWM"):
 def reset_peak(proc):
     """Starts a new peak: the Peak RSS of a row is the most the server held during that workload."""
     Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, children=False):
+    """User + system CPU of `pid` (with `children`: also of its exited, reaped children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # the process has just exited
+        return 0.0
+    # After the name: state is fields[0], so utime, stime, cutime, cstime are fields[11..14].
+    used = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return used / TICKS
+
+
+def postgres_cpu():
+    """CPU used by the PostgreSQL server so far: its live processes plus the backends the
+    postmaster has reaped (a pgbench run's connections end with it)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            parents[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    # The postmaster is the postgres process whose parent is not one.
+    return sum(cpu_seconds(pid, children=parent not in parents) for pid, parent in parents.items())
+
+
+def cpu_snapshot(server):
+    """CPU so far of the server under test (if any) and of PostgreSQL: the load generator's own
+    CPU is left out on both sides, so Taskify and pgbench are compared on the work they cause."""
+    return (cpu_seconds(server.pid) if server is not None else 0.0), postgres_cpu()
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -231,10 +271,12 @@ def report(rows, started, extra=()):
     lines = [f"Run of {time.strftime('%Y-%m-%d %H:%M', time.gmtime(started))} UTC, commit {commit()}: "
              f"{ROUNDS} alternating rounds of {SECONDS} s per workload, {CONNECTIONS} connections, "
              f"{THREADS} load thread(s); medians of the rounds.", "",
-             "| Workload | Requests/s | p50 | p99 | Errors | Peak RSS |", "|---|---:|---:|---:|---:|---:|"]
+             "| Workload | Requests/s | p50 | p99 | Errors | Peak RSS | CPU per request (PostgreSQL's) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, m in med.items():
         lines.append(f"| {name} | {m['rps']:,.0f} | {cell(m['p50'], '{:.2f} ms')} | {cell(m['p99'], '{:.2f} ms')} "
-                     f"| {m['errors']:.0f} | {cell(m.get('rss', float('nan')), '{:.0f} MiB')} |")
+                     f"| {m['errors']:.0f} | {cell(m.get('rss', float('nan')), '{:.0f} MiB')} "
+                     f"| {cell(m.get('cpu_us', float('nan')), '{:.0f} µs')} ({cell(m.get('pg_us', float('nan')), '{:.0f}')}) |")
     ratios = [("cached GET / ceiling probe", "Taskify: cached GET /tasks/{id}", "ceiling probe: GET task", 0.5),
               ("POST / pgbench INSERT", "Taskify: POST /tasks", "pgbench: INSERT task", 0.4),
               ("uncached GET / pgbench SELECT", "Taskify: uncached GET /tasks/{id}", "pgbench: SELECT task by id", 0.5)]
@@ -268,12 +310,19 @@ def main():
                         continue
                     if server is not None:
                         reset_peak(server)
+                    cpu_before = cpu_snapshot(server)
                     result = run()
+                    served = result["rps"] * SECONDS
+                    spent = [(after - before) * 1e6 / served if served else float("nan")
+                             for before, after in zip(cpu_before, cpu_snapshot(server))]
+                    result["cpu_us"], result["pg_us"] = sum(spent), spent[1]
                     if server is not None:
                         result["rss"] = rss_mib(server)
                     rows.setdefault(name, []).append(result)
                     print(f"round {round_no}: {name}: {result['rps']:,.0f}/s p50 {result['p50']:.2f} ms "
-                          f"p99 {result['p99']:.2f} ms errors {result['errors']}", flush=True)
+                          f"p99 {result['p99']:.2f} ms errors {result['errors']} CPU {result['cpu_us']:.0f} µs/req "
+                          f"({result['pg_us']:.0f} of them PostgreSQL's)",
+                          flush=True)
             extra = []
             if MIXED in rows:
                 half = round(statistics.median(r["rps"] for r in rows[MIXED]) / 2)
