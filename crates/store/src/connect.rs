@@ -63,8 +63,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A PostgreSQL connection idle in the pool for longer than this is pinged before a request
 /// gets it; one used more recently is handed out as it is.
 ///
-/// sqlx pings every connection it hands out by default: one more round trip per statement, a
-/// third of an uncached read's work at load (docs/performance.md, "Uncached read"). A connection
+/// sqlx pings every connection it hands out by default: one more round trip per statement
+/// (about 5 % of the uncached read's throughput; docs/performance.md, "Uncached read"). A connection
 /// in use moments ago is alive (sqlx also pings each one as it comes back to the pool, and drops
 /// it if that fails); one that sat idle may have been cut by a restart or a proxy meanwhile.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
