@@ -4,7 +4,6 @@ use crate::availability::Availability;
 use crate::error::{connect_err, db_err};
 pub(crate) use crate::pool::Pool;
 use crate::{Store, StoreError, StoreResult};
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
@@ -59,15 +58,6 @@ pub(crate) struct Db {
 /// SQLite waits this long for a competing writer before giving up with `SQLITE_BUSY`
 /// (docs/data-model.md#portable-types asks for at least 5 s).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A PostgreSQL connection idle in the pool for longer than this is pinged before a request
-/// gets it; one used more recently is handed out as it is.
-///
-/// sqlx pings every connection it hands out by default: one more round trip per statement
-/// (about 5 % of the uncached read's throughput; docs/performance.md, "Uncached read"). A connection
-/// in use moments ago is alive (sqlx also pings each one as it comes back to the pool, and drops
-/// it if that fails); one that sat idle may have been cut by a restart or a proxy meanwhile.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Connects to `postgres://…` or `sqlite://…` (a SQLite file is created with its parent
@@ -146,15 +136,11 @@ async fn connect_postgres(url: &str, config: &PoolConfig) -> StoreResult<sqlx::P
         .max_lifetime(non_zero(config.max_lifetime))
         .idle_timeout(non_zero(config.idle_timeout))
         .acquire_timeout(config.acquire_timeout)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for > PING_IF_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+        // sqlx pings each connection before handing it out: one more round trip per statement
+        // (about 5 % of an uncached read's throughput), kept on purpose. Without it, a
+        // connection the server closed (a restart, a failover, an idle-connection killer) fails
+        // the next request that gets it, up to one 503 per pooled connection; with it, the pool
+        // replaces the connection unseen (docs/performance.md, "Uncached read").
         .connect_with(options)
         .await
         .map_err(connect_err)

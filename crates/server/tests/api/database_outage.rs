@@ -11,6 +11,9 @@
 //! - a cached read (a task read just before the outage) is still served while the database is down.
 //!
 //! The counts are printed (visible with `--nocapture`) and are part of every assertion message.
+//!
+//! A smaller test, on the suite's own PostgreSQL, closes every connection of an instance from the
+//! server side and checks that the next request does not notice.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -432,4 +435,23 @@ async fn postgres_stops_and_starts_under_load() {
     let output = server.stop().await;
     let _ = std::fs::remove_dir_all(&workdir);
     assert!(!output.all_lines().any(|line| line.contains("panicked")), "taskify did not panic; {report}");
+}
+
+/// Connections that PostgreSQL closes while they sit in the pool (a restart, a failover, an
+/// idle-connection killer) are replaced before a request gets them: the pool pings each one it
+/// hands out (docs/performance.md, "Uncached read"). Without that ping, the next request to get
+/// each dead connection answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_closed_are_replaced_before_a_request_gets_them() {
+    let app = spawn_app(Backend::Postgres, &[]).await;
+    let alice = app.new_account("alice", None).await;
+    for round in 1..=3 {
+        app.execute_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        );
+        // A login reads the account from the database every time: no cache can answer it.
+        let response = app.login(&alice.email, USER_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login after the server closed every connection, round {round}");
+    }
 }
