@@ -4,8 +4,8 @@
 use crate::error::AuthFailure;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::digest::InvalidLength;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
@@ -41,10 +41,14 @@ struct OutgoingClaims<'a> {
     exp: i64,
 }
 
-/// Signs and verifies access tokens with one secret.
+/// The JOSE header of every token issued: HS256, base64url-encoded once.
+const HEADER_B64: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"; // {"typ":"JWT","alg":"HS256"}
+
+/// Signs and verifies access tokens (compact JWS, HS256) with one secret. Both directions are
+/// written here on HMAC-SHA256 (docs/decisions/0010); the tests check them against the
+/// `jsonwebtoken` crate, an independent implementation.
 pub struct JwtCodec {
-    encoding: EncodingKey,
-    /// HMAC-SHA256 keyed with the secret once; cloned for each verification.
+    /// HMAC-SHA256 keyed with the secret once; cloned for each signature and verification.
     mac: Hmac<Sha256>,
     ttl_secs: i64,
 }
@@ -59,12 +63,12 @@ pub struct IssuedAccess {
 
 impl JwtCodec {
     /// Fails when the secret is empty.
-    pub fn new(secret: &[u8], ttl: std::time::Duration) -> Result<Self, jsonwebtoken::errors::Error> {
-        let encoding = EncodingKey::from_secret(secret)?;
-        // HMAC takes keys of any length; the empty secret was refused just above.
-        let mac = Hmac::<Sha256>::new_from_slice(secret)
-            .map_err(|_| jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat))?;
-        Ok(Self { encoding, mac, ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX) })
+    pub fn new(secret: &[u8], ttl: std::time::Duration) -> Result<Self, InvalidLength> {
+        if secret.is_empty() {
+            return Err(InvalidLength);
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(secret)?;
+        Ok(Self { mac, ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX) })
     }
 
     /// The access-token lifetime in seconds (`expires_in`).
@@ -79,7 +83,7 @@ impl JwtCodec {
         roles: &[String],
         permissions: &[String],
         now_unix: i64,
-    ) -> Result<IssuedAccess, jsonwebtoken::errors::Error> {
+    ) -> Result<IssuedAccess, serde_json::Error> {
         let jti = Uuid::new_v4();
         let exp = now_unix.saturating_add(self.ttl_secs);
         let claims = OutgoingClaims {
@@ -95,7 +99,10 @@ impl JwtCodec {
             iat: now_unix,
             exp,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        let signed = format!("{HEADER_B64}.{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?));
+        let mut mac = self.mac.clone();
+        mac.update(signed.as_bytes());
+        let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
         Ok(IssuedAccess { token, jti, expires_at_unix: exp })
     }
 
@@ -190,6 +197,7 @@ struct IncomingClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
     use serde_json::json;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -216,6 +224,25 @@ mod tests {
         let claims = c.verify(&issued.token, 1_700_000_001).expect("valid");
         assert_eq!((claims.user_id, claims.jti, claims.exp), (uid, issued.jti, 1_700_000_900));
         assert_eq!(c.verify(&issued.token, 1_700_000_900), Err(AuthFailure::ExpiredToken));
+    }
+
+    /// Our signature is the standard one: an independent implementation accepts the token.
+    #[test]
+    fn issued_tokens_are_standard_hs256() {
+        let issued = codec().issue(Uuid::new_v4(), &["user".into()], &[], 1_700_000_000).expect("issue");
+        let header = jsonwebtoken::decode_header(&issued.token).expect("a JOSE header");
+        assert_eq!((header.alg, header.typ.as_deref()), (Algorithm::HS256, Some("JWT")));
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        let decoded =
+            jsonwebtoken::decode::<Value>(&issued.token, &DecodingKey::from_secret(SECRET).expect("key"), &validation)
+                .expect("jsonwebtoken accepts the signature");
+        assert_eq!(decoded.claims["jti"], issued.jti.to_string());
+        let other = JwtCodec::new(b"other-secret", std::time::Duration::from_secs(900)).expect("codec");
+        assert_eq!(other.verify(&issued.token, 1_700_000_001), Err(AuthFailure::InvalidToken));
+        assert!(JwtCodec::new(b"", std::time::Duration::from_secs(900)).is_err(), "an empty secret is refused");
     }
 
     #[test]
