@@ -1,7 +1,7 @@
 //! The append-only audit log and hourly housekeeping.
 
 use crate::error::corrupt;
-use crate::params::{Param, Params, offset_of};
+use crate::params::{Param, Params, counted_page, offset_of};
 use crate::types::{DbTime, DbUuid, opt_uuid};
 use crate::{HousekeepingReport, Store, StoreResult};
 use sqlx::AssertSqlSafe;
@@ -112,14 +112,8 @@ impl Store {
             let page = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), params).persistent(false).fetch_all(pool);
             tokio::try_join!(count, page)?
         });
-        let total = u64::try_from(total).unwrap_or(0);
-        Ok(Paged {
-            items: rows.into_iter().map(AuditRow::into_entry).collect::<StoreResult<_>>()?,
-            total,
-            page: query.page.page,
-            page_size: query.page.page_size,
-            total_capped: total >= AUDIT_TOTAL_CAP,
-        })
+        let items = rows.into_iter().map(AuditRow::into_entry).collect::<StoreResult<_>>()?;
+        Ok(counted_page(items, total, &query.page, Some(AUDIT_TOTAL_CAP)))
     }
 
     /// Deletes refresh tokens expired more than 24 h ago, revoked access tokens past their

@@ -3,7 +3,7 @@
 //! Dynamic SQL only ever concatenates whitelisted fragments; every value goes through a
 //! placeholder handed out by [`Params::push`], so nothing a caller supplies is interpolated.
 
-use taskify_domain::Timestamp;
+use taskify_domain::{PageRequest, Paged, Timestamp};
 use uuid::Uuid;
 
 /// One portable bind value.
@@ -61,6 +61,15 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
 /// Page offsets are at most 1 000 000 × 100, far inside `i64`.
 pub(crate) fn offset_of(offset: u64) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+/// A list page with the count that came with it. `count_limit` is where the count stopped
+/// (`None`: it counted every match); a count that reached it is a lower bound, flagged as
+/// `total_capped` (docs/http-contract.md#pagination).
+pub(crate) fn counted_page<T>(items: Vec<T>, counted: i64, page: &PageRequest, count_limit: Option<u64>) -> Paged<T> {
+    let total = u64::try_from(counted).unwrap_or(0);
+    let total_capped = count_limit.is_some_and(|limit| total >= limit);
+    Paged { items, total, page: page.page, page_size: page.page_size, total_capped }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use crate::dialect::Dialect;
 use crate::idempotency::IdempotencyCompletion;
-use crate::params::{Param, Params, contains_pattern, offset_of};
+use crate::params::{Param, Params, contains_pattern, counted_page, offset_of};
 use crate::rows::{OPTIONAL_ATTRIBUTE_COLUMNS, OptionalAttributeRow, TASK_COLUMNS, TaskRow};
 use crate::types::{DbTime, DbUuid};
 use crate::{Store, StoreResult, TaskRecord};
@@ -276,14 +276,8 @@ impl Store {
             let (total, rows) = tokio::try_join!(count, page)?;
             (rows, total)
         });
-        let total = u64::try_from(total).unwrap_or(0);
-        Ok(Paged {
-            items: rows.into_iter().map(TaskRow::into_task).collect::<StoreResult<_>>()?,
-            total,
-            page: query.page.page,
-            page_size: query.page.page_size,
-            total_capped: total >= count_limit,
-        })
+        let items = rows.into_iter().map(TaskRow::into_task).collect::<StoreResult<_>>()?;
+        Ok(counted_page(items, total, &query.page, Some(count_limit)))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The administrators' user operations: search, patch, soft delete, and the admin check.
 
 use crate::admins::AdminGuard;
-use crate::params::{Param, Params, contains_pattern, offset_of};
+use crate::params::{Param, Params, contains_pattern, counted_page, offset_of};
 use crate::revocation::{Revocation, RevokeScope};
 use crate::rows::{USER_COLUMNS, UserRow};
 use crate::types::{DbTime, DbUuid};
@@ -45,13 +45,7 @@ impl Store {
                 row.into_user(mine, true)
             })
             .collect();
-        Ok(Paged {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-            page: query.page.page,
-            page_size: query.page.page_size,
-            total_capped: false,
-        })
+        Ok(counted_page(items, total, &query.page, None))
     }
 
     /// `PATCH /users/{id}`: applies the patch (`updated_at = now`) and returns the user with
