@@ -42,9 +42,21 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Arc<Princi
     Ok((principal, claims))
 }
 
-/// Where the authenticated user id is noted for the access log.
+/// What the routed part of a request notes for the access log and the HTTP metrics, which
+/// run outside the router (docs/performance.md, "Cached read") and so cannot see the router's
+/// own extensions: the matched route template and the authenticated user. One per request,
+/// shared between the outer layer that reads it and the inner code that writes it.
 #[derive(Debug, Clone, Default)]
-pub struct UserSlot(pub Arc<OnceLock<Uuid>>);
+pub struct RequestNotes(pub Arc<Notes>);
+
+/// The fields of [`RequestNotes`], each written at most once.
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// The matched route template (interned); unset for a request no route matched.
+    pub route: OnceLock<&'static str>,
+    /// The user whose bearer token was accepted; unset for anonymous requests.
+    pub user: OnceLock<Uuid>,
+}
 
 /// The permission a route requires (`resource:action`).
 pub trait Permission: Send + Sync + 'static {
@@ -141,8 +153,8 @@ impl<P: Permission> FromRequestParts<AppState> for Caller<P> {
 
 /// Notes the authenticated user for the access log and the request span.
 pub fn note_user(parts: &Parts, user_id: Uuid) {
-    if let Some(slot) = parts.extensions.get::<UserSlot>() {
-        let _ = slot.0.set(user_id);
+    if let Some(notes) = parts.extensions.get::<RequestNotes>() {
+        let _ = notes.0.user.set(user_id);
         tracing::Span::current().record("user_id", tracing::field::display(user_id));
     }
 }

@@ -2,7 +2,7 @@
 //! metrics, security headers, `Cache-Control`, the handler deadline, the declared body size,
 //! and panic recovery.
 
-use super::extract::{ClientIp, UserSlot};
+use super::extract::{ClientIp, RequestNotes};
 use super::http_metrics;
 use super::problem::{self, ApiError, Problem};
 use super::request_id::RequestId;
@@ -29,8 +29,12 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("content-security-policy", "default-src 'self'"),
 ];
 
-/// Resolves the client IP, notes the user, logs one `request completed` event per request and
-/// records the HTTP metrics under the route template (never the raw path).
+/// Resolves the client IP, logs one `request completed` event per request and records the HTTP
+/// metrics under the route template (never the raw path).
+///
+/// This layer wraps the whole router rather than each route (docs/performance.md, "Cached
+/// read"), so the matched route and the user are not known when it starts: the routed part
+/// writes them into the request's [`RequestNotes`] ([`note_route`], `extract::note_user`).
 pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
@@ -39,9 +43,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     if let Some(ip) = client_ip {
         request.extensions_mut().insert(ClientIp(ip));
     }
-    let slot = UserSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let route = route_label(request.extensions().get::<MatchedPath>());
+    let notes = RequestNotes::default();
+    request.extensions_mut().insert(notes.clone());
     let method_label = method_label(request.method());
     // What only the access log needs is copied only when it is written (docs/performance.md,
     // "Cached read": these copies were a visible share of a cached read at LOG_LEVEL=warn).
@@ -53,13 +56,14 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let request_id = request.extensions().get::<RequestId>().map_or_else(|| "".into(), |r| r.0.clone());
 
     // One span per request: every event logged while serving it (handler errors, policy
-    // errors, panics) carries these fields. `user_id` is filled in once a token is accepted
-    // (extract.rs) and stays absent for anonymous requests.
+    // errors, panics) carries these fields. `route` is filled in once the router has matched
+    // one ([`note_route`]), `user_id` once a token is accepted (extract.rs); both stay absent
+    // when that never happens.
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %request.method(),
-        route = %route,
+        route = tracing::field::Empty,
         user_id = tracing::field::Empty,
     );
     let in_flight = metrics::gauge!(names::HTTP_REQUESTS_IN_FLIGHT);
@@ -69,6 +73,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
 
     let status = response.status();
     let elapsed = started.elapsed();
+    let route = notes.0.route.get().copied().unwrap_or("unmatched");
     http_metrics::record(method_label, route, status, elapsed);
     if let Some(fields) = logged {
         // Exact for every buffered body; a streamed (compressed) body reports its lower bound.
@@ -85,7 +90,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             client_ip = client_ip.map(|ip| ip.to_string()),
             // Always present: tracing cannot write a JSON null, so an anonymous request logs "".
-            user_id = slot.0.get().map(ToString::to_string).unwrap_or_default(),
+            user_id = notes.0.user.get().map(ToString::to_string).unwrap_or_default(),
             user_agent = fields.user_agent,
             bytes_out,
             "request completed"
@@ -94,16 +99,24 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     response
 }
 
+/// The one layer that runs per matched route (every route of the router, a wrong method's 405
+/// included): notes the route template for [`observe`] and the request span.
+pub async fn note_route(request: Request, next: Next) -> Response {
+    if let (Some(notes), Some(matched)) =
+        (request.extensions().get::<RequestNotes>(), request.extensions().get::<MatchedPath>())
+    {
+        let route = http_metrics::intern_route(matched.as_str());
+        let _ = notes.0.route.set(route);
+        tracing::Span::current().record("route", route);
+    }
+    next.run(request).await
+}
+
 /// The request facts only the access log reads.
 struct AccessLogFields {
     method: Method,
     path: String,
     user_agent: Option<String>,
-}
-
-/// The `route` label: the matched template, or `unmatched`.
-fn route_label(matched: Option<&MatchedPath>) -> &'static str {
-    matched.map_or("unmatched", |m| http_metrics::intern_route(m.as_str()))
 }
 
 /// The `method` label: hyper accepts any token as a method, and every label value is a series

@@ -17,13 +17,14 @@
 //! counted in `http_connection_timeouts_total{kind}`. A graceful stop waits for the connections in
 //! flight; the caller bounds the wait with `SHUTDOWN_TIMEOUT`.
 
-use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 /// The three connection deadlines.
 #[derive(Debug, Clone, Copy)]
@@ -48,13 +49,19 @@ pub struct Timeouts {
 /// Serves `app` on `listener` until `stop` is cancelled, then waits for open connections. While
 /// `draining` is set, every response closes its connection, so keep-alive clients (a proxy's
 /// upstream pool) reconnect elsewhere before the listener closes.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     timeouts: Timeouts,
     draining: Arc<AtomicBool>,
     stop: CancellationToken,
-) {
+) where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's own header timer would also close idle keep-alive connections after the read

@@ -22,10 +22,14 @@ pub mod state;
 pub mod static_files;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use handlers::{admin, auth, cache, events, jobs, profile, tasks};
 use state::AppState;
+use std::convert::Infallible;
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
@@ -33,7 +37,17 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 /// Every route of the API, with the middleware of docs/http-contract.md#middleware-order (outermost first: request id,
 /// access log and metrics, problem rendering, security headers, panic recovery, CORS, timeout,
 /// compression, then per matched API route the declared body limit and the rate limit).
-pub fn router(state: AppState) -> Router {
+///
+/// The middleware that every request passes wraps the router once, as one service, instead of
+/// being layered onto each route with `Router::layer`: layered per route, each of the seven
+/// layers boxed its own copy of the route's service stack and cloned it on every request,
+/// about a tenth of a cached read's CPU (docs/performance.md, "Cached read"). Only two small
+/// layers run per matched route: [`layers::note_route`] (for the access log and the metrics,
+/// which now run outside the router) and, on API routes, the body-size and rate limit.
+pub fn router(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+{
     // Per method, not per path: a wrong method is answered 405 by the path's method router, before
     // the body size (413) and the rate limit are looked at, and without RateLimit headers; an
     // unknown path is a 404 for the same reason. On a matched route the body size comes first,
@@ -95,19 +109,20 @@ pub fn router(state: AppState) -> Router {
     for page in ["/", "/login", "/register", "/tasks", "/profile", "/admin", "/logout"] {
         app = app.route(page, get(static_files::ui_shell));
     }
+    let app = app.route_layer(from_fn(layers::note_route)).fallback(static_files::asset).with_state(state.clone());
 
     let compress = SizeAbove::new(1024).and(NotForContentType::const_new("text/event-stream"));
-    app.fallback(static_files::asset)
-        .layer(CompressionLayer::new().compress_when(compress))
-        .layer(from_fn_with_state(state.clone(), layers::deadline))
-        .layer(from_fn_with_state(state.clone(), cors::cors))
-        .layer(CatchPanicLayer::custom(layers::panic_response))
+    ServiceBuilder::new()
+        .layer(from_fn(request_id::assign_request_id))
+        .layer(from_fn_with_state(state.clone(), layers::observe))
         // Outside panic recovery (older designs put it inside; docs/http-contract.md#middleware-order), so a panic's 500 carries the
         // security headers too: docs/http-contract.md#security-headers wants them on every response.
         .layer(from_fn(layers::finish_response))
-        .layer(from_fn_with_state(state.clone(), layers::observe))
-        .layer(from_fn(request_id::assign_request_id))
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(from_fn_with_state(state.clone(), cors::cors))
+        .layer(from_fn_with_state(state, layers::deadline))
+        .layer(CompressionLayer::new().compress_when(compress))
+        .service(app)
 }
 
 #[cfg(test)]
