@@ -2,6 +2,7 @@
 //! values are spelled in one place; the names come from the one table, `taskify_domain::metric_names`.
 
 use crate::breaker_state::BreakerState;
+use taskify_domain::metric_keys::LabelledMetric;
 use taskify_domain::metric_names as names;
 
 /// Exports the transitions of the breaker `name` at zero, so the counter exists before the
@@ -58,7 +59,8 @@ pub(crate) fn operation(level: Level, op: Op, outcome: Outcome) {
         Outcome::Error => "error",
         Outcome::Skipped => "skipped",
     };
-    metrics::counter!(names::CACHE_OPERATIONS_TOTAL, "level" => level, "op" => op, "result" => result).increment(1);
+    static OPERATIONS: LabelledMetric = LabelledMetric::new(names::CACHE_OPERATIONS_TOTAL, &["level", "op", "result"]);
+    OPERATIONS.counter(&[level, op, result]).increment(1);
 }
 
 pub(crate) fn read_result(hit: bool) {

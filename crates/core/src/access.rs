@@ -15,11 +15,15 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use taskify_authz::{self as authz, DecisionContext, OwnerFacts, PolicyEngine, TaskFacts};
 use taskify_domain::audit::{bounded_context, width};
+use taskify_domain::metric_keys::LabelledMetric;
 use taskify_domain::metric_names as names;
 use taskify_domain::text::storable;
 use taskify_domain::{AuditEntry, Decision, Principal, Scope};
 use taskify_store::TaskRecord;
 use uuid::Uuid;
+
+/// `authz_decisions_total` by action and decision (a key built once per pair: metric_keys.rs).
+static DECISIONS: LabelledMetric = LabelledMetric::new(names::AUTHZ_DECISIONS_TOTAL, &["action", "decision"]);
 
 /// The owner of a task collection, as policies see it.
 #[derive(Debug, Clone)]
@@ -127,12 +131,11 @@ impl Access {
     }
 
     /// Step 1 of docs/authorization.md#decision-procedure: the action must be held at some scope. A denial is audited.
-    pub async fn precheck(&self, principal: &Principal, action: &str, ctx: &RequestContext) -> CoreResult<()> {
+    pub async fn precheck(&self, principal: &Principal, action: &'static str, ctx: &RequestContext) -> CoreResult<()> {
         if principal.holds(action) {
             return Ok(());
         }
-        metrics::counter!(names::AUTHZ_DECISIONS_TOTAL, "action" => action.to_owned(), "decision" => "denied")
-            .increment(1);
+        DECISIONS.counter(&[action, "denied"]).increment(1);
         let facts =
             AuditFacts::new(Some(principal.user_id), action, Decision::Denied, format!("missing permission {action}"));
         let entry = self.entry(facts, ctx);
@@ -150,7 +153,7 @@ impl Access {
     pub async fn authorize(
         &self,
         principal: &Principal,
-        action: &str,
+        action: &'static str,
         resource: Resource<'_>,
         ctx: &RequestContext,
         extra: Option<Value>,
@@ -159,8 +162,7 @@ impl Access {
         let decision = self.engine.decide(principal, action, &resource.facts(), &decision_context(ctx));
         metrics::histogram!(names::AUTHZ_EVALUATION_DURATION_SECONDS).record(started.elapsed().as_secs_f64());
         let label = if decision.allowed { "allowed" } else { "denied" };
-        metrics::counter!(names::AUTHZ_DECISIONS_TOTAL, "action" => action.to_owned(), "decision" => label)
-            .increment(1);
+        DECISIONS.counter(&[action, label]).increment(1);
 
         let is_read = action.ends_with(":read");
         let own_data = match resource {

@@ -239,7 +239,7 @@ impl AdminService {
         Self { store, access, caching, events, config }
     }
 
-    async fn allow(&self, principal: &Principal, action: &str, ctx: &RequestContext) -> CoreResult<()> {
+    async fn allow(&self, principal: &Principal, action: &'static str, ctx: &RequestContext) -> CoreResult<()> {
         self.access.authorize(principal, action, Resource::System, ctx, None).await
     }
 

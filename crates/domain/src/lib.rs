@@ -7,6 +7,7 @@ pub mod attribute;
 pub mod audit;
 pub mod auth;
 pub mod duration;
+pub mod metric_keys;
 pub mod metric_names;
 pub mod page;
 pub mod task;

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
+use taskify_domain::metric_keys::LabelledMetric;
 use taskify_domain::metric_names as names;
 
 /// Route templates are a fixed set (the router's own), so each is leaked once and shared as a
@@ -21,12 +22,13 @@ pub fn intern_route(route: &str) -> &'static str {
     map.entry(route.into()).or_insert_with(|| Box::leak(route.into()))
 }
 
+static REQUESTS: LabelledMetric = LabelledMetric::new(names::HTTP_REQUESTS_TOTAL, &["method", "route", "status"]);
+static DURATION: LabelledMetric = LabelledMetric::new(names::HTTP_REQUEST_DURATION_SECONDS, &["method", "route"]);
+
 /// Counts the request and records its duration.
 pub fn record(method: &'static str, route: &'static str, status: StatusCode, elapsed: Duration) {
-    metrics::counter!(names::HTTP_REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!(names::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
-        .record(elapsed.as_secs_f64());
+    REQUESTS.counter(&[method, route, status_label(status)]).increment(1);
+    DURATION.histogram(&[method, route]).record(elapsed.as_secs_f64());
 }
 
 /// The status code as a `'static` label value (every code hyper can send is in 100..=999).

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use taskify_core::auth::throttle::ip_key;
+use taskify_domain::metric_keys::LabelledMetric;
 use taskify_domain::metric_names as names;
 
 /// The middleware of matched API routes: the declared body size first (413, without RateLimit
@@ -36,7 +37,8 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
     };
     let verdict = state.rate_limiter.check(class, &key).await;
     let decision = if verdict.allowed { "allowed" } else { "limited" };
-    metrics::counter!(names::RATE_LIMIT_DECISIONS_TOTAL, "class" => class.name, "decision" => decision).increment(1);
+    static DECISIONS: LabelledMetric = LabelledMetric::new(names::RATE_LIMIT_DECISIONS_TOTAL, &["class", "decision"]);
+    DECISIONS.counter(&[class.name, decision]).increment(1);
     let mut response = if verdict.allowed {
         next.run(request).await
     } else {
