@@ -26,6 +26,7 @@
 mod engine;
 mod entities;
 mod error;
+mod key_encoding;
 mod load;
 mod memo;
 mod schema;

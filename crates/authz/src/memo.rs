@@ -2,7 +2,7 @@
 //! decision reads to the decision, so that the same principal doing the same thing to the same
 //! resource is decided by Cedar once, not on every request (~24 µs each, BENCHMARKS.md).
 //!
-//! The key is not a digest but the inputs themselves, serialised: the whole principal (so a role,
+//! The key is not a digest but the inputs themselves, serialised (key_encoding.rs): the whole principal (so a role,
 //! permission, attribute, department or activation change gives a new key at once, and the old
 //! entries become unreachable and age out), the action, the whole resource (a task's id, owner,
 //! owner department and deletion, required clearance and active attributes; a collection's
@@ -116,7 +116,7 @@ impl DecisionMemo {
             path: path.then_some(ctx.path),
         };
         let mut key = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut key, &(principal, action, resource, context)).ok()?;
+        crate::key_encoding::encode(&(principal, action, resource, context), &mut key).ok()?;
         Some(key)
     }
 
