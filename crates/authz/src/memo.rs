@@ -76,7 +76,9 @@ struct ContextKey<'a> {
 
 /// Memoised decisions of one policy set (a new engine starts with an empty memo).
 pub(crate) struct DecisionMemo {
-    decisions: Cache<Vec<u8>, Decision>,
+    /// Hashed with foldhash: a key is the better part of a kilobyte, and SipHash over it was a
+    /// visible share of a memoised decision (the map is seeded per process like SipHash's).
+    decisions: Cache<Vec<u8>, Decision, foldhash::fast::RandomState>,
     context_use: ContextUse,
 }
 
@@ -94,7 +96,7 @@ impl DecisionMemo {
                 let texts = d.reason.len() + d.policy_ids.iter().map(String::len).sum::<usize>();
                 u32::try_from(key.len() + texts + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self { decisions, context_use }
     }
 

@@ -35,7 +35,8 @@ const MAX_REMEMBERED_LEN: usize = 4096;
 
 /// Verified tokens and their claims.
 pub(crate) struct VerifiedTokens {
-    tokens: Cache<Arc<str>, AccessClaims>,
+    /// Hashed with foldhash, seeded per process: a token is some 400 bytes.
+    tokens: Cache<Arc<str>, AccessClaims, foldhash::fast::RandomState>,
 }
 
 impl VerifiedTokens {
@@ -47,7 +48,7 @@ impl VerifiedTokens {
                 u32::try_from(token.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
             .time_to_live(token_ttl.max(Duration::from_secs(1)))
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self { tokens }
     }
 
