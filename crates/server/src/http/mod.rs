@@ -34,6 +34,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 
+/// An API path: `/api/v1` and the path. The API's routes are written out in full rather than
+/// nested under `/api/v1`: a nested router strips the prefix from every request's URI, a new
+/// allocation per request (docs/performance.md, "Cached read").
+macro_rules! api {
+    ($path:literal) => {
+        concat!("/api/v1", $path)
+    };
+}
+
 /// Every route of the API, with the middleware of docs/http-contract.md#middleware-order (outermost first: request id,
 /// access log and metrics, problem rendering, security headers, panic recovery, CORS, timeout,
 /// compression, then per matched API route the declared body limit and the rate limit).
@@ -57,46 +66,45 @@ pub fn router(
     let api = Router::new()
         // The route table: one `.route(path, guarded(method(handler)))` line per endpoint, same shape throughout
         // (docs/http-contract.md).
-        .route("/auth/register", guarded(post(auth::register)))
-        .route("/auth/login", guarded(post(auth::login)))
-        .route("/auth/refresh", guarded(post(auth::refresh)))
-        .route("/auth/logout", guarded(post(auth::logout)))
-        .route("/events", guarded(get(events::stream)))
-        .route("/tasks", guarded(get(tasks::list).post(tasks::create)))
-        .route("/tasks/{id}", guarded(get(tasks::get).put(tasks::update).delete(tasks::delete)))
-        .route("/tasks/{id}/attributes", guarded(get(tasks::attributes)))
-        .route("/tasks/{id}/attributes/{key}", guarded(put(tasks::put_attribute).delete(tasks::delete_attribute)))
-        .route("/users/profile", guarded(get(profile::own).put(profile::update)))
-        .route("/users/profile/{user_id}", guarded(get(profile::of)))
-        .route("/users", guarded(get(admin::list_users)))
-        .route("/users/{user_id}", guarded(axum::routing::patch(admin::patch_user).delete(admin::delete_user)))
-        .route("/users/{user_id}/tasks", guarded(get(tasks::of_user)))
-        .route("/users/{user_id}/roles", guarded(post(admin::assign_role)))
-        .route("/users/{user_id}/roles/{role}", guarded(delete(admin::revoke_role)))
-        .route("/users/{user_id}/attributes", guarded(get(admin::attributes)))
+        .route(api!("/auth/register"), guarded(post(auth::register)))
+        .route(api!("/auth/login"), guarded(post(auth::login)))
+        .route(api!("/auth/refresh"), guarded(post(auth::refresh)))
+        .route(api!("/auth/logout"), guarded(post(auth::logout)))
+        .route(api!("/events"), guarded(get(events::stream)))
+        .route(api!("/tasks"), guarded(get(tasks::list).post(tasks::create)))
+        .route(api!("/tasks/{id}"), guarded(get(tasks::get).put(tasks::update).delete(tasks::delete)))
+        .route(api!("/tasks/{id}/attributes"), guarded(get(tasks::attributes)))
+        .route(api!("/tasks/{id}/attributes/{key}"), guarded(put(tasks::put_attribute).delete(tasks::delete_attribute)))
+        .route(api!("/users/profile"), guarded(get(profile::own).put(profile::update)))
+        .route(api!("/users/profile/{user_id}"), guarded(get(profile::of)))
+        .route(api!("/users"), guarded(get(admin::list_users)))
+        .route(api!("/users/{user_id}"), guarded(axum::routing::patch(admin::patch_user).delete(admin::delete_user)))
+        .route(api!("/users/{user_id}/tasks"), guarded(get(tasks::of_user)))
+        .route(api!("/users/{user_id}/roles"), guarded(post(admin::assign_role)))
+        .route(api!("/users/{user_id}/roles/{role}"), guarded(delete(admin::revoke_role)))
+        .route(api!("/users/{user_id}/attributes"), guarded(get(admin::attributes)))
         .route(
-            "/users/{user_id}/attributes/{key}",
+            api!("/users/{user_id}/attributes/{key}"),
             guarded(get(admin::attribute).put(admin::put_attribute).delete(admin::delete_attribute)),
         )
-        .route("/roles", guarded(get(admin::roles)))
-        .route("/audit-logs", guarded(get(admin::audit_logs)))
-        .route("/cache/stats", guarded(get(cache::stats)))
-        .route("/cache/health", guarded(get(cache::health)))
-        .route("/cache/jobs", guarded(get(jobs::inspect)))
+        .route(api!("/roles"), guarded(get(admin::roles)))
+        .route(api!("/audit-logs"), guarded(get(admin::audit_logs)))
+        .route(api!("/cache/stats"), guarded(get(cache::stats)))
+        .route(api!("/cache/health"), guarded(get(cache::health)))
+        .route(api!("/cache/jobs"), guarded(get(jobs::inspect)))
         // Same route-table shape as above: one line per endpoint.
-        .route("/cache/jobs/warmup", guarded(post(jobs::warmup)))
-        .route("/cache/jobs/batch", guarded(post(jobs::batch)))
-        .route("/cache/jobs/scheduled", guarded(post(jobs::scheduled)))
-        .route("/cache/jobs/validation", guarded(post(jobs::validation)))
-        .route("/cache/jobs/eviction", guarded(post(jobs::eviction)))
-        .route("/cache/jobs/dlq", guarded(get(jobs::dlq).delete(jobs::dlq_purge)))
-        .route("/cache/jobs/dlq/retry", guarded(post(jobs::dlq_retry)))
-        .route("/cache/clear", guarded(delete(cache::clear)))
-        .route("/cache/warm", guarded(post(cache::warm)))
-        .route("/cache/jobs/evict/{*key}", guarded(delete(cache::evict)));
+        .route(api!("/cache/jobs/warmup"), guarded(post(jobs::warmup)))
+        .route(api!("/cache/jobs/batch"), guarded(post(jobs::batch)))
+        .route(api!("/cache/jobs/scheduled"), guarded(post(jobs::scheduled)))
+        .route(api!("/cache/jobs/validation"), guarded(post(jobs::validation)))
+        .route(api!("/cache/jobs/eviction"), guarded(post(jobs::eviction)))
+        .route(api!("/cache/jobs/dlq"), guarded(get(jobs::dlq).delete(jobs::dlq_purge)))
+        .route(api!("/cache/jobs/dlq/retry"), guarded(post(jobs::dlq_retry)))
+        .route(api!("/cache/clear"), guarded(delete(cache::clear)))
+        .route(api!("/cache/warm"), guarded(post(cache::warm)))
+        .route(api!("/cache/jobs/evict/{*key}"), guarded(delete(cache::evict)));
 
-    let mut app = Router::new()
-        .nest("/api/v1", api)
+    let mut app = api
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/live", get(health::live))
