@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Instructions per request of a cached read, counted by callgrind (BENCHMARKS.md, section 14).
+
+Usage: scripts/bench/callgrind.py [TASKIFY_BINARY ...]
+
+Requests per second drift with whatever else the machine does; the number of instructions the
+server executes per request does not (valgrind counts them, user space only, the same for the
+same binary and inputs). This script compares binaries by that number:
+  * starts each binary under `valgrind --tool=callgrind --instr-atstart=no` on a scratch SQLite
+    database (no Redis), rate limiting on with limits far above the load, like the suite;
+  * registers a user, creates a task and reads it 50 times to fill the caches;
+  * switches instrumentation on (`callgrind_control -i on`), sends N (default 1 000) sequential
+    keep-alive `GET /api/v1/tasks/{id}` (or `GET /api/v1/tasks` with PATHQ=list), switches it off;
+  * prints the instructions per request; the profile is left in the printed file for
+    `callgrind_annotate --inclusive=yes <file>`.
+Valgrind runs no SHA extensions, so HMAC-SHA256 counts several times what it costs on the CPU.
+Only the standard library is used. The binary defaults to target/release/taskify.
+"""
+
+import glob
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+N = int(os.environ.get("N", "1000"))
+PATHQ = os.environ.get("PATHQ", "task")
+PASSWORD = "Bench@12345"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(conn, method, url, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request(method, url, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def measure(binary):
+    work = tempfile.mkdtemp(prefix="taskify-callgrind-")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{work}/taskify.db", "PORT": str(port), "HOST": "127.0.0.1",
+           "LOG_LEVEL": "warn", "JWT_SECRET": "callgrind-secret-callgrind-secret-0123",
+           "ADMIN_PASSWORD": "Admin@12345", "RATE_LIMIT_ENABLED": "true", "CACHE_WARM_INTERVAL": "0"}
+    for name in ("REDIS_URL", "REDIS_HOST"):
+        env.pop(name, None)
+    for cls in ("", "AUTH_", "REFRESH_"):
+        env[f"RATE_LIMIT_{cls}RPM"] = env[f"RATE_LIMIT_{cls}BURST"] = "100000000"
+    out = f"{work}/callgrind.out"
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                               binary], env=env, stdout=open(f"{work}/server.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600  # startup under valgrind takes a while
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                if call(conn, "GET", "/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{binary} did not become ready; see {work}/server.log")
+            time.sleep(0.5)
+        user = {"username": "callgrind", "email": "callgrind@bench.test", "password": PASSWORD,
+                "first_name": "Call", "last_name": "Grind"}
+        call(conn, "POST", "/api/v1/auth/register", user)
+        status, body = call(conn, "POST", "/api/v1/auth/login", {"email": user["email"], "password": PASSWORD})
+        if status != 200:
+            sys.exit(f"login failed: {status} {body[:200]!r}")
+        token = json.loads(body)["access_token"]
+        task = json.loads(call(conn, "POST", "/api/v1/tasks", {"title": "A task", "description": "d"}, token)[1])
+        url = f"/api/v1/tasks/{task['id']}" if PATHQ == "task" else "/api/v1/tasks"
+        for _ in range(50):
+            call(conn, "GET", url, token=token)
+        subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
+        for _ in range(N):
+            status, _ = call(conn, "GET", url, token=token)
+            if status != 200:
+                sys.exit(f"GET {url} answered {status}")
+        subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+    total = 0
+    for name in glob.glob(out + "*"):
+        for line in open(name):
+            if line.startswith(("summary:", "totals:")):
+                total = max(total, int(line.split()[1]))
+    print(f"{binary}: GET {url.replace(task['id'], '{id}')}: {total / N:,.0f} instructions per request "
+          f"(user space, {N} requests; profile in {out})", flush=True)
+
+
+def main():
+    binaries = sys.argv[1:] or [str(ROOT / "target" / "release" / "taskify")]
+    for binary in binaries:
+        measure(binary)
+
+
+if __name__ == "__main__":
+    main()
