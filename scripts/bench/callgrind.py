@@ -7,7 +7,9 @@ Requests per second drift with whatever else the machine does; the number of ins
 server executes per request does not (valgrind counts them, user space only, the same for the
 same binary and inputs). This script compares binaries by that number:
   * starts each binary under `valgrind --tool=callgrind --instr-atstart=no` on a scratch SQLite
-    database (no Redis), rate limiting on with limits far above the load, like the suite;
+    database (or CALLGRIND_DATABASE_URL), without Redis, rate limiting on with limits far above
+    the load, like the suite (other settings pass through the environment: CACHE_TASK_TTL=1ms
+    with a PostgreSQL URL measures the uncached read);
   * registers a user, creates a task and reads it 50 times to fill the caches;
   * switches instrumentation on (`callgrind_control -i on`), sends N (default 1 000) sequential
     keep-alive `GET /api/v1/tasks/{id}` (or `GET /api/v1/tasks` with PATHQ=list), switches it off;
@@ -52,8 +54,10 @@ def call(conn, method, url, body=None, token=None):
 def measure(binary):
     work = tempfile.mkdtemp(prefix="taskify-callgrind-")
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite://{work}/taskify.db", "PORT": str(port), "HOST": "127.0.0.1",
-           "LOG_LEVEL": "warn", "JWT_SECRET": "callgrind-secret-callgrind-secret-0123",
+    # No HOST here: valgrind names its control channel after the HOST variable, and
+    # callgrind_control (run with this script's environment) would not find it.
+    env = {**os.environ, "DATABASE_URL": os.environ.get("CALLGRIND_DATABASE_URL", f"sqlite://{work}/taskify.db"),
+           "PORT": str(port), "LOG_LEVEL": "warn", "JWT_SECRET": "callgrind-secret-callgrind-secret-0123",
            "ADMIN_PASSWORD": "Admin@12345", "RATE_LIMIT_ENABLED": "true", "CACHE_WARM_INTERVAL": "0"}
     for name in ("REDIS_URL", "REDIS_HOST"):
         env.pop(name, None)
