@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use taskify_cache::{Cache, Fill};
 use taskify_domain::{
@@ -82,6 +82,13 @@ fn shared(error: Arc<CoreError>) -> CoreError {
     }
 }
 
+/// What a loader of [`Caching::through_shared`] found: the value, its TTL and its writer version.
+struct Loaded<T> {
+    value: T,
+    ttl: Duration,
+    version: Option<i64>,
+}
+
 fn encode<T: Serialize>(value: &T) -> CoreResult<Bytes> {
     serde_json::to_vec(value).map(Bytes::from).map_err(|e| CoreError::internal("cache encode", e))
 }
@@ -124,13 +131,35 @@ impl Caching {
 
     /// Like [`through`](Self::through), but the decoded value is kept beside the bytes in L1 and
     /// shared: a hit costs an `Arc` clone, not a JSON parse (docs/cache.md#decoded-values).
+    ///
+    /// `load` returns the value itself, encoded here. When this call's `load` ran, the bytes the
+    /// cache answers with are exactly that encoding (a fill returns what its loader produced), so
+    /// the loaded value is used as it is instead of being decoded from them again
+    /// (docs/performance.md, "Uncached read"); bytes from L1, L2 or another caller's load are
+    /// decoded.
     async fn through_shared<T, F, Fut>(&self, key: &str, load: F) -> CoreResult<Option<Arc<T>>>
     where
-        T: DeserializeOwned + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = CoreResult<Option<Fill>>>,
+        Fut: Future<Output = CoreResult<Option<Loaded<T>>>>,
     {
-        self.cache.get_or_load_decoded(key, |bytes| decode(key, bytes), load).await.map_err(shared)
+        let loaded: Mutex<Option<T>> = Mutex::new(None);
+        let loaded = &loaded;
+        let fill = || async move {
+            let Some(Loaded { value, ttl, version }) = load().await? else {
+                return Ok(None);
+            };
+            let fill = Fill { value: encode(&value)?, ttl, version };
+            if let Ok(mut slot) = loaded.lock() {
+                *slot = Some(value);
+            }
+            Ok(Some(fill))
+        };
+        let decode_or_take = |bytes: &[u8]| match loaded.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(value) => Ok(value),
+            None => decode(key, bytes),
+        };
+        self.cache.get_or_load_decoded(key, decode_or_take, fill).await.map_err(shared)
     }
 
     /// The principal of `user_id` (`principal:{uid}`), cached no longer than its earliest
@@ -139,10 +168,10 @@ impl Caching {
         let ttl = self.ttls.principal;
         self.through_shared(&principal_key(user_id), || async move {
             let now = time::now();
-            match store.load_principal(user_id, now).await? {
-                Some(p) => Ok(Some(Fill::new(encode(&p)?, ttl_until(p.valid_until(), now, ttl)))),
-                None => Ok(None),
-            }
+            Ok(store.load_principal(user_id, now).await?.map(|p| {
+                let ttl = ttl_until(p.valid_until(), now, ttl);
+                Loaded { value: p, ttl, version: None }
+            }))
         })
         .await
     }
@@ -214,9 +243,9 @@ impl Caching {
                 let Some(record) = store.get_task(id, time::now()).await? else {
                     return Ok(None);
                 };
-                let version = record.task.version;
-                let entry = CachedTask { task: record.task, attributes: record.attributes };
-                Ok(Some(Fill::new(encode(&entry)?, ttl).with_version(version)))
+                let version = Some(record.task.version);
+                let value = CachedTask { task: record.task, attributes: record.attributes };
+                Ok(Some(Loaded { value, ttl, version }))
             })
             .await?;
         let Some(cached) = cached else {
