@@ -82,11 +82,49 @@ fn shared(error: Arc<CoreError>) -> CoreError {
     }
 }
 
-/// What a loader of [`Caching::through_shared`] found: the value, its TTL and its writer version.
+/// What a loader of [`Caching::through`] found: the value, its TTL and its writer version.
 struct Loaded<T> {
     value: T,
     ttl: Duration,
     version: Option<i64>,
+}
+
+/// The value this read's own loader produced, if it ran. The cache then answers with exactly
+/// the bytes the loader's value was encoded to (a fill returns what its loader produced), so the
+/// value is used as it is instead of being decoded from them again (docs/performance.md,
+/// "Uncached read"); bytes from L1, L2 or another reader's load are decoded.
+struct LoadedSlot<T>(Mutex<Option<T>>);
+
+impl<T> Default for LoadedSlot<T> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> LoadedSlot<T> {
+    /// Runs `load`, encodes what it found for the cache and keeps the value.
+    async fn fill<F, Fut>(&self, load: F) -> CoreResult<Option<Fill>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = CoreResult<Option<Loaded<T>>>>,
+    {
+        let Some(Loaded { value, ttl, version }) = load().await? else {
+            return Ok(None);
+        };
+        let fill = Fill { value: encode(&value)?, ttl, version };
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(value);
+        }
+        Ok(Some(fill))
+    }
+
+    /// The loaded value when this read's loader ran, otherwise `bytes` decoded.
+    fn take_or_decode(&self, key: &str, bytes: &[u8]) -> CoreResult<T> {
+        match self.0.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(value) => Ok(value),
+            None => decode(key, bytes),
+        }
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> CoreResult<Bytes> {
@@ -119,47 +157,26 @@ impl Caching {
     /// Reads `key` through the cache; `load` runs on a miss (once per instance at a time).
     async fn through<T, F, Fut>(&self, key: &str, load: F) -> CoreResult<Option<T>>
     where
-        T: DeserializeOwned,
+        T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = CoreResult<Option<Fill>>>,
+        Fut: Future<Output = CoreResult<Option<Loaded<T>>>>,
     {
-        match self.cache.get_or_load(key, load).await.map_err(shared)? {
-            Some(bytes) => Ok(Some(decode(key, &bytes)?)),
-            None => Ok(None),
-        }
+        let slot = LoadedSlot::default();
+        let bytes = self.cache.get_or_load(key, || slot.fill(load)).await.map_err(shared)?;
+        bytes.map(|bytes| slot.take_or_decode(key, &bytes)).transpose()
     }
 
     /// Like [`through`](Self::through), but the decoded value is kept beside the bytes in L1 and
     /// shared: a hit costs an `Arc` clone, not a JSON parse (docs/cache.md#decoded-values).
-    ///
-    /// `load` returns the value itself, encoded here. When this call's `load` ran, the bytes the
-    /// cache answers with are exactly that encoding (a fill returns what its loader produced), so
-    /// the loaded value is used as it is instead of being decoded from them again
-    /// (docs/performance.md, "Uncached read"); bytes from L1, L2 or another caller's load are
-    /// decoded.
     async fn through_shared<T, F, Fut>(&self, key: &str, load: F) -> CoreResult<Option<Arc<T>>>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = CoreResult<Option<Loaded<T>>>>,
     {
-        let loaded: Mutex<Option<T>> = Mutex::new(None);
-        let loaded = &loaded;
-        let fill = || async move {
-            let Some(Loaded { value, ttl, version }) = load().await? else {
-                return Ok(None);
-            };
-            let fill = Fill { value: encode(&value)?, ttl, version };
-            if let Ok(mut slot) = loaded.lock() {
-                *slot = Some(value);
-            }
-            Ok(Some(fill))
-        };
-        let decode_or_take = |bytes: &[u8]| match loaded.lock().ok().and_then(|mut slot| slot.take()) {
-            Some(value) => Ok(value),
-            None => decode(key, bytes),
-        };
-        self.cache.get_or_load_decoded(key, decode_or_take, fill).await.map_err(shared)
+        let slot = LoadedSlot::default();
+        let decode = |bytes: &[u8]| slot.take_or_decode(key, bytes);
+        self.cache.get_or_load_decoded(key, decode, || slot.fill(load)).await.map_err(shared)
     }
 
     /// The principal of `user_id` (`principal:{uid}`), cached no longer than its earliest
@@ -187,7 +204,7 @@ impl Caching {
                 return Ok(None);
             };
             let until = user.role_assignments.take().unwrap_or_default().iter().filter_map(|a| a.expires_at).min();
-            Ok(Some(Fill::new(encode(&user)?, ttl_until(until, now, ttl))))
+            Ok(Some(Loaded { value: user, ttl: ttl_until(until, now, ttl), version: None }))
         })
         .await
     }
@@ -336,12 +353,8 @@ impl Caching {
             }
         };
         let ttl = ttl_until(until, now, self.ttls.list);
-        let page = self
-            .through(&key, || async move {
-                let page = load().await?;
-                Ok(Some(Fill::new(encode(&page)?, ttl)))
-            })
-            .await?;
+        let page =
+            self.through(&key, || async move { Ok(Some(Loaded { value: load().await?, ttl, version: None })) }).await?;
         page.ok_or_else(|| CoreError::Internal("task list loader returned nothing".into()))
     }
 }
