@@ -1,6 +1,8 @@
-"""What the benchmark scripts (suite.py, lists.py) share: JSON over HTTP and waiting for a server."""
+"""What the benchmark scripts (suite.py, lists.py, callgrind.py) share: JSON over HTTP, a free
+port and waiting for a server."""
 
 import json
+import socket
 import sys
 import time
 import urllib.error
@@ -19,9 +21,16 @@ def http(method, url, body=None, token=None, timeout=60):
     return json.loads(text) if text else None
 
 
-def wait_ready(url, proc):
-    """Polls `url` until it answers (any status), for at most 120 s; exits if `proc` dies."""
-    deadline = time.monotonic() + 120
+def free_port():
+    """A loopback port that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, proc, seconds=120):
+    """Polls `url` until it answers (any status), for at most `seconds`; exits if `proc` dies."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"process for {url} exited with {proc.returncode}")

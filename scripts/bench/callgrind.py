@@ -20,15 +20,14 @@ Only the standard library is used. The binary defaults to target/release/taskify
 """
 
 import glob
-import http.client
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+from http.client import HTTPConnection
 from pathlib import Path
+
+from benchlib import free_port, http, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 N = int(os.environ.get("N", "1000"))
@@ -36,24 +35,19 @@ PATHQ = os.environ.get("PATHQ", "task")
 PASSWORD = "Bench@12345"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(conn, method, url, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, url, body=json.dumps(body) if body is not None else None, headers=headers)
+def get(conn, url, token):
+    """One GET on the kept-alive connection `conn`, as a client that reuses its connection."""
+    conn.request("GET", url, headers={"Authorization": f"Bearer {token}"})
     response = conn.getresponse()
-    return response.status, response.read()
+    response.read()
+    if response.status != 200:
+        sys.exit(f"GET {url} answered {response.status}")
 
 
 def measure(binary):
     work = tempfile.mkdtemp(prefix="taskify-callgrind-")
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     # No HOST here: valgrind names its control channel after the HOST variable, and
     # callgrind_control (run with this script's environment) would not find it.
     env = {**os.environ, "DATABASE_URL": os.environ.get("CALLGRIND_DATABASE_URL", f"sqlite://{work}/taskify.db"),
@@ -67,33 +61,20 @@ def measure(binary):
     server = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
                                binary], env=env, stdout=open(f"{work}/server.log", "w"), stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 600  # startup under valgrind takes a while
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                if call(conn, "GET", "/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"{binary} did not become ready; see {work}/server.log")
-            time.sleep(0.5)
+        wait_ready(f"{base}/ready", server, seconds=600)  # starting under valgrind takes a while
         user = {"username": "callgrind", "email": "callgrind@bench.test", "password": PASSWORD,
                 "first_name": "Call", "last_name": "Grind"}
-        call(conn, "POST", "/api/v1/auth/register", user)
-        status, body = call(conn, "POST", "/api/v1/auth/login", {"email": user["email"], "password": PASSWORD})
-        if status != 200:
-            sys.exit(f"login failed: {status} {body[:200]!r}")
-        token = json.loads(body)["access_token"]
-        task = json.loads(call(conn, "POST", "/api/v1/tasks", {"title": "A task", "description": "d"}, token)[1])
+        http("POST", f"{base}/api/v1/auth/register", user, timeout=120)
+        token = http("POST", f"{base}/api/v1/auth/login", {"email": user["email"], "password": PASSWORD},
+                     timeout=120)["access_token"]
+        task = http("POST", f"{base}/api/v1/tasks", {"title": "A task", "description": "d"}, token, timeout=120)
         url = f"/api/v1/tasks/{task['id']}" if PATHQ == "task" else "/api/v1/tasks"
+        conn = HTTPConnection("127.0.0.1", port, timeout=120)
         for _ in range(50):
-            call(conn, "GET", url, token=token)
+            get(conn, url, token)
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
         for _ in range(N):
-            status, _ = call(conn, "GET", url, token=token)
-            if status != 200:
-                sys.exit(f"GET {url} answered {status}")
+            get(conn, url, token)
         subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
     finally:
         server.terminate()

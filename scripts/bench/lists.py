@@ -18,7 +18,6 @@ Only the standard library is used. The binary defaults to target/release/taskify
 """
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from benchlib import http, wait_ready
+from benchlib import free_port, http, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = int(os.environ.get("LISTS_REQUESTS", "20"))
@@ -73,14 +72,6 @@ def reset_admin(url):
         UPDATE user_roles SET revoked_at = NULL, revoked_by = NULL, expires_at = NULL
         WHERE id = '{ADMIN_ID}';
     """)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 
 
 def percentile(values, p):
